@@ -1,0 +1,38 @@
+# Every target that runs code depends on `setup`, which builds .venv from nothing and is
+# a no-op when pyproject.toml has not changed since the last install.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-stamp
+TORCH  := torch==2.13.0
+DEMO   ?= demo-workspace
+
+.PHONY: setup run test demo bench lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: a bare `torch` requirement would pull the CUDA build.
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: setup
+	$(PY) main.py $(DEMO)
+
+demo: setup
+	$(PY) main.py demo $(DEMO)
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/extraction.py
+
+lint: setup
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache
