@@ -1,0 +1,1 @@
+"""DeepScope built-in plugin: the model zoo, model loaders and dataset sources."""

@@ -1,0 +1,211 @@
+"""Activation extraction: dump chosen layers of a model over a dataset split to HDF5.
+
+The forward pass runs batch by batch under ``inference_mode`` while one writer thread
+stores the previous batches and folds them into per-unit statistics; a bounded queue
+between them keeps memory flat however large the dataset is (h5py serialises every
+call behind one lock, so more writer threads would buy nothing).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from visualizer.errors import NotFoundError
+from visualizer.jobs.contract import JobContext
+from visualizer.workspace.runfile import ACTIVATIONS, STATS, RunFileWriter
+
+QUEUE_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    workspace: str
+    model: str
+    dataset: str
+    split: str = "test"
+    layers: tuple[str, ...] | None = None
+    device: str = "auto"
+    batch_size: int = 256
+    limit: int | None = None
+    budget_bytes: int = 1 << 30
+    dtype: str = "float32"
+
+
+class UnitStats:
+    """Streaming per-unit statistics (unit = channel of a conv map, or a neuron)."""
+
+    def __init__(self, n_units: int):
+        self.count = 0
+        self.sum = np.zeros(n_units)
+        self.sumsq = np.zeros(n_units)
+        self.zeros = np.zeros(n_units)
+        self.max = np.full(n_units, -np.inf)
+        self.min = np.full(n_units, np.inf)
+
+    def update(self, batch: np.ndarray) -> None:
+        # (B, C, *spatial) -> (C, B * spatial): every value of one unit in one row.
+        units = batch.reshape(batch.shape[0], batch.shape[1] if batch.ndim > 1 else 1, -1)
+        units = np.moveaxis(units, 1, 0).reshape(units.shape[1], -1).astype(np.float64)
+        self.count += units.shape[1]
+        self.sum += units.sum(axis=1)
+        self.sumsq += np.square(units).sum(axis=1)
+        self.zeros += (units == 0).sum(axis=1)
+        self.max = np.maximum(self.max, units.max(axis=1))
+        self.min = np.minimum(self.min, units.min(axis=1))
+
+    def result(self) -> dict[str, np.ndarray]:
+        n = max(self.count, 1)
+        mean = self.sum / n
+        var = np.maximum(self.sumsq / n - mean**2, 0.0)
+        return {"mean": mean, "std": np.sqrt(var), "frac_zero": self.zeros / n,
+                "max": self.max, "min": self.min}
+
+
+def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
+    """Job: dump activations to a new ``activations`` run; returns the run id."""
+    import torch
+
+    from visualizer.jobs.device import resolve_device
+    from visualizer.models.introspection import describe_layers, select_layers
+    from visualizer.workspace.provenance import base_provenance
+    from visualizer.workspace.workspace import Workspace
+
+    ctx.status("loading model and data")
+    ws = Workspace(request.workspace)
+    device = resolve_device(request.device)
+    model_rec = ws.catalog.model(request.model)
+    data_rec = ws.catalog.dataset(request.dataset)
+    model = ws.load_model(request.model, device=device)
+    x, y = ws.load_dataset(request.dataset).arrays(request.split)
+    if request.limit is not None:
+        x, y = x[: request.limit], y[: request.limit]
+    n = len(x)
+    if n == 0:
+        raise NotFoundError(f"split {request.split!r} of {request.dataset!r} is empty.",
+                            fix="choose another split (train, test or all).")
+    ctx.check_cancelled()
+
+    infos = describe_layers(model, torch.from_numpy(x[:1]).to(device))
+    layers, skipped = select_layers(infos, request.layers, n, request.budget_bytes)
+    shapes = {i.name: i.output_shape for i in infos if i.name in layers}
+    params = {
+        "model": request.model, "dataset": request.dataset, "split": request.split,
+        "layers": layers, "skipped_layers": skipped, "device": device,
+        "batch_size": request.batch_size, "limit": request.limit, "dtype": request.dtype,
+    }
+    provenance = base_provenance(model_sha256=model_rec.sha256, data_sha256=data_rec.sha256,
+                                 device=device, torch_threads=torch.get_num_threads())
+    dtype = np.dtype(request.dtype)
+
+    with ws.new_run("activations", model=request.model, dataset=request.dataset,
+                    params=params, provenance=provenance) as new_run, \
+            RunFileWriter(new_run.path, "activations", {"run_id": new_run.id}) as writer:
+        out = {name: writer.create(f"{ACTIVATIONS}/{name}", n, shapes[name], dtype)
+               for name in layers}
+        writer.file[ACTIVATIONS].attrs["order"] = layers
+        writer.put("sample_index", np.arange(n, dtype=np.int64))
+        writer.put("label", y.astype(np.int64))
+        pred_ds = writer.create("prediction", n, (), np.int64)
+        conf_ds = writer.create("confidence", n, (), np.float32)
+        stats = {name: UnitStats(shapes[name][0] if shapes[name] else 1) for name in layers}
+
+        started = time.perf_counter()
+        with _StreamWriter(out, pred_ds, conf_ds, stats) as stream:
+            _forward_batches(model, x, layers, device, request.batch_size, stream, ctx)
+        seconds = time.perf_counter() - started
+
+        for name, acc in stats.items():
+            for stat, values in acc.result().items():
+                writer.put(f"{STATS}/{name}/{stat}", values.astype(np.float32))
+        predictions = pred_ds[()]
+        new_run.metrics = {
+            "accuracy": float(np.mean(predictions == y)), "n_samples": n,
+            "n_layers": len(layers), "seconds": round(seconds, 3),
+            "samples_per_second": round(n / max(seconds, 1e-9), 1),
+        }
+        ctx.status("publishing")
+        writer.publish()
+    return new_run.id
+
+
+def _forward_batches(model, x: np.ndarray, layers: list[str], device: str, batch_size: int,
+                     stream: _StreamWriter, ctx: JobContext) -> None:
+    import torch
+
+    from visualizer.models.introspection import hooks
+
+    captured: dict[str, Any] = {}
+
+    def keep(name: str, output: Any) -> None:
+        # Copy now: a later in-place op in the model could still change this tensor.
+        captured[name] = output.detach().to("cpu", copy=True)
+
+    n = len(x)
+    ctx.status(f"extracting {len(layers)} layers on {device}")
+    with torch.inference_mode(), hooks(model, layers, keep):
+        for start in range(0, n, batch_size):
+            ctx.check_cancelled()
+            batch = torch.from_numpy(x[start:start + batch_size]).to(device)
+            logits = model(batch)
+            probs = torch.softmax(logits.float(), dim=1)
+            conf, pred = probs.max(dim=1)
+            stream.put(start, {k: v.numpy() for k, v in captured.items()},
+                       pred.cpu().numpy(), conf.cpu().numpy())
+            captured = {}
+            ctx.progress(min(start + batch_size, n), n)
+
+
+class _StreamWriter:
+    """One writer thread fed through a bounded queue; errors surface in the producer."""
+
+    def __init__(self, out, pred_ds, conf_ds, stats):
+        self._out, self._pred, self._conf, self._stats = out, pred_ds, conf_ds, stats
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._loop, name="deepscope-h5-writer",
+                                        daemon=True)
+
+    def __enter__(self) -> _StreamWriter:
+        self._thread.start()
+        return self
+
+    def put(self, start: int, arrays: dict[str, np.ndarray], pred, conf) -> None:
+        item = (start, arrays, pred, conf)
+        while True:
+            if self._error is not None:
+                raise self._error
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._error is not None:
+                continue  # drain so the producer never blocks
+            try:
+                start, arrays, pred, conf = item
+                stop = start + len(pred)
+                for name, values in arrays.items():
+                    self._out[name][start:stop] = values
+                    self._stats[name].update(values)
+                self._pred[start:stop] = pred
+                self._conf[start:stop] = conf
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the producer
+                self._error = exc
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if exc_type is None and self._error is not None:
+            raise self._error

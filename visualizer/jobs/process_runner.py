@@ -1,0 +1,179 @@
+"""Run a job in a child process that Cancel can stop.
+
+For work that holds the GIL or cannot be interrupted (UMAP, t-SNE) and for parsing files
+that may crash native code. The child gets a context whose calls travel back over a
+queue; a pump thread in the parent turns them into the same ``Job`` signals the thread
+runner emits. Cancel first asks nicely (``check_cancelled`` raises in the child), then
+terminates the process after ``grace`` seconds. A crash becomes a failed job, never a
+crash of the caller.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import signal
+import threading
+from typing import Any
+
+from visualizer.jobs.contract import (
+    Job,
+    JobCancelled,
+    JobError,
+    JobFunction,
+    JobState,
+    describe_exception,
+)
+
+
+class _ChildContext:
+    def __init__(self, messages, cancel_event):
+        self._messages = messages
+        self._cancel = cancel_event
+
+    def progress(self, done: float, total: float | None = None) -> None:
+        self._messages.put(("progress", float(done), total))
+
+    def status(self, text: str) -> None:
+        self._messages.put(("status", text))
+
+    def partial(self, obj: Any) -> None:
+        self._messages.put(("partial", obj))
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise JobCancelled()
+
+
+def _child_main(fn: JobFunction, request: Any, messages, cancel_event) -> None:
+    # The parent owns Ctrl-C handling; a terminal's SIGINT must not kill the child mid-write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ctx = _ChildContext(messages, cancel_event)
+    try:
+        result = fn(request, ctx)
+    except JobCancelled:
+        messages.put(("cancelled",))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as job state
+        messages.put(("error", describe_exception(exc), _picklable(exc)))
+    else:
+        messages.put(("result", result))
+
+
+def _picklable(exc: BaseException) -> BaseException | None:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - some exceptions cannot cross processes
+        return None
+    return exc
+
+
+class ProcessRunner:
+    """Start one child process per job (``spawn``: safe with threads and torch)."""
+
+    def __init__(self, grace: float = 2.0, timeout: float | None = None):
+        self._ctx = mp.get_context("spawn")
+        self._grace = grace
+        self._timeout = timeout
+
+    def submit(self, fn: JobFunction, request: Any, name: str | None = None) -> Job:
+        job = Job(name=name or getattr(fn, "__name__", "job"))
+        messages = self._ctx.Queue()
+        cancel_event = self._ctx.Event()
+        proc = self._ctx.Process(
+            target=_child_main, args=(fn, request, messages, cancel_event), daemon=True
+        )
+
+        def canceller() -> None:
+            cancel_event.set()
+
+        job._canceller = canceller
+        pump = threading.Thread(
+            target=self._pump, args=(job, proc, messages, cancel_event), daemon=True,
+            name=f"deepscope-pump-{job.id}",
+        )
+        job._set_state(JobState.RUNNING)
+        proc.start()
+        pump.start()
+        return job
+
+    def _pump(self, job: Job, proc, messages, cancel_event) -> None:
+        ended = None
+        waited_since_cancel = 0.0
+        elapsed = 0.0
+        tick = 0.1
+        while ended is None:
+            try:
+                msg = messages.get(timeout=tick)
+            except queue.Empty:
+                elapsed += tick
+                if cancel_event.is_set():
+                    waited_since_cancel += tick
+                    if waited_since_cancel >= self._grace:
+                        _stop(proc)
+                        ended = ("cancelled",)
+                        break
+                if self._timeout is not None and elapsed >= self._timeout:
+                    _stop(proc)
+                    ended = ("timeout",)
+                    break
+                if not proc.is_alive():
+                    # Drain anything sent just before exit, then judge the exit code.
+                    try:
+                        msg = messages.get(timeout=0.5)
+                    except queue.Empty:
+                        ended = ("crashed", proc.exitcode)
+                        break
+                else:
+                    continue
+            kind = msg[0]
+            if kind == "progress":
+                job.done, job.total = msg[1], msg[2]
+                job.progressed.emit(msg[1], msg[2])
+            elif kind == "status":
+                job.status_text = msg[1]
+                job.status_changed.emit(msg[1])
+            elif kind == "partial":
+                job.partial_arrived.emit(msg[1])
+            else:
+                ended = msg
+        proc.join(timeout=self._grace)
+        if proc.is_alive():
+            _stop(proc)
+        self._finish(job, ended)
+
+    @staticmethod
+    def _finish(job: Job, ended: tuple) -> None:
+        kind = ended[0]
+        if kind == "result":
+            job.result = ended[1]
+            job._set_state(JobState.DONE)
+        elif kind == "cancelled":
+            job._set_state(JobState.CANCELLED)
+        elif kind == "error":
+            job.error = ended[1]
+            if ended[2] is not None:
+                job._exception = ended[2]
+            job._set_state(JobState.FAILED)
+        else:
+            if kind == "timeout":
+                message = "the worker process ran past its time limit and was stopped"
+            else:
+                code = ended[1]
+                how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                message = f"the worker process crashed ({how})"
+            job.error = JobError("WorkerCrashed", message, "", user_facing=True)
+            job._set_state(JobState.FAILED)
+
+
+def _stop(proc) -> None:
+    proc.terminate()
+    proc.join(timeout=1.0)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(timeout=1.0)

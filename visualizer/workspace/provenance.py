@@ -1,0 +1,42 @@
+"""Provenance recorded with every run: versions, host, device, seed, input hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import socket
+import sys
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+_PACKAGES = ("deepscope", "torch", "numpy", "h5py", "captum", "scikit-learn", "umap-learn")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def base_provenance(**extra: Any) -> dict[str, Any]:
+    return {
+        "versions": package_versions(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+
+
+def sha256_array(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(str((array.dtype.str, array.shape)).encode())
+        digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()

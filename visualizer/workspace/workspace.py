@@ -1,0 +1,228 @@
+"""The Workspace: the Python API over one workspace folder (DESIGN.md section 8).
+
+::
+
+    ws-folder/
+      deepscope.sqlite      catalog (models, datasets, runs)
+      models/               model files copied in at import, zoo weights (safetensors)
+      datasets/             imported datasets as HDF5 (x, y, split/train, split/test)
+      runs/                 one HDF5 file per run, published atomically
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from visualizer.errors import DeepScopeError, NotFoundError, WorkspaceError
+from visualizer.workspace.atomic import TEMP_MARK, atomic_path, stale_temp_files
+from visualizer.workspace.catalog import Catalog, DatasetRecord, ModelRecord
+from visualizer.workspace.runs import NewRun, Run, writer_is_alive
+
+if TYPE_CHECKING:
+    import torch
+
+    from visualizer.data.arrays import DataArrays
+
+log = logging.getLogger("deepscope.workspace")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass
+class Recovery:
+    """What opening a workspace found and repaired after a crash."""
+
+    interrupted: list[str] = field(default_factory=list)
+    removed_temp_files: list[str] = field(default_factory=list)
+
+
+def check_name(name: str, what: str) -> str:
+    if not _NAME.match(name or ""):
+        raise DeepScopeError(
+            f"{what} name {name!r} is not allowed.",
+            fix="use letters, digits, '_', '-' or '.', starting with a letter or digit "
+                "(at most 64 characters).",
+        )
+    return name
+
+
+class Workspace:
+    """A DeepScope workspace folder. Use ``Workspace.create`` or ``Workspace.open``."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).resolve()
+        self.catalog = Catalog(self.root)
+        self.recovery = Recovery()
+
+    # -- creating and opening ----------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path, exist_ok: bool = False) -> Workspace:
+        """Make a new workspace folder (or open it if ``exist_ok`` and it is one)."""
+        root = Path(path)
+        if (root / Catalog.FILE).exists():
+            if exist_ok:
+                return cls.open(root)
+            raise WorkspaceError("a workspace already exists here.", path=root,
+                                 fix="open it instead, or choose another folder.")
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError("this path is a file, not a folder.", path=root,
+                                 fix="choose a folder for the workspace.")
+        for sub in ("models", "datasets", "runs"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        ws = cls(root)
+        ws.catalog.migrate()
+        return ws
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = False) -> Workspace:
+        """Open a workspace; runs left ``running`` by dead processes become ``interrupted``."""
+        root = Path(path)
+        if not (root / Catalog.FILE).exists():
+            if create:
+                return cls.create(root)
+            raise WorkspaceError("this folder is not a DeepScope workspace "
+                                 f"(no {Catalog.FILE}).", path=root,
+                                 fix="create one with `python main.py demo FOLDER` or "
+                                     "File > New workspace.")
+        ws = cls(root)
+        ws.catalog.migrate()
+        ws.recovery = ws.recover()
+        return ws
+
+    def recover(self) -> Recovery:
+        report = Recovery()
+        for rec in self.catalog.runs(status="running"):
+            if not writer_is_alive(self.root, rec):
+                self.catalog.update_run(rec.id, status="interrupted", finished_at=time.time(),
+                                        error="the process writing this run stopped")
+                report.interrupted.append(rec.id)
+        for temp in stale_temp_files(self.root):
+            if not _temp_writer_alive(temp):
+                temp.unlink(missing_ok=True)
+                report.removed_temp_files.append(str(temp.relative_to(self.root)))
+        for lock in (self.root / "runs").glob(".*.lock"):
+            rec_id = lock.name[1:-5]
+            if rec_id in report.interrupted:
+                lock.unlink(missing_ok=True)
+        if report.interrupted or report.removed_temp_files:
+            log.warning("recovered workspace %s: interrupted runs %s, removed temp files %s",
+                        self.root, report.interrupted, report.removed_temp_files)
+        return report
+
+    # -- listing -----------------------------------------------------------------
+    def models(self) -> list[ModelRecord]:
+        return self.catalog.models()
+
+    def datasets(self) -> list[DatasetRecord]:
+        return self.catalog.datasets()
+
+    def runs(self, kind: str | None = None, status: str | None = None) -> list[Run]:
+        return [Run(self, r) for r in self.catalog.runs(kind=kind, status=status)]
+
+    def run(self, run_id: str) -> Run:
+        return Run(self, self.catalog.run(run_id))
+
+    def new_run(self, kind: str, *, model: str | None, dataset: str | None,
+                params: dict[str, Any], provenance: dict[str, Any]) -> NewRun:
+        return NewRun(self, kind, model, dataset, params, provenance)
+
+    # -- models ------------------------------------------------------------------
+    def load_model(self, name: str, device: str = "cpu") -> torch.nn.Module:
+        """The model named ``name`` as an ``nn.Module`` in eval mode on ``device``."""
+        from visualizer.workspace import model_store
+
+        return model_store.load(self, self.catalog.model(name), device)
+
+    def add_zoo_model(self, name: str, architecture: str | None = None, *,
+                      dataset: str = "digits", seed: int = 0, epochs: int | None = None,
+                      progress=None) -> ModelRecord:
+        """Train a zoo architecture on ``dataset``'s train split and store it."""
+        from visualizer.workspace import model_store
+
+        return model_store.add_zoo_model(self, check_name(name, "model"), architecture or name,
+                                         dataset=dataset, seed=seed, epochs=epochs,
+                                         progress=progress)
+
+    def import_model(self, path: str | Path, name: str, *, arch: str | None = None,
+                     trust: bool = False, input_shape: tuple[int, ...] | None = None
+                     ) -> ModelRecord:
+        """Copy a model file into the workspace after checking it loads safely."""
+        from visualizer.workspace import model_store
+
+        return model_store.import_model(self, Path(path), check_name(name, "model"),
+                                        arch=arch, trust=trust, input_shape=input_shape)
+
+    # -- datasets ----------------------------------------------------------------
+    def add_builtin_dataset(self, name: str = "digits", source: str = "digits") -> DatasetRecord:
+        from visualizer.workspace import dataset_store
+
+        return dataset_store.add_builtin(self, check_name(name, "dataset"), source)
+
+    def import_dataset(self, path: str | Path, name: str) -> DatasetRecord:
+        """Validate a dataset file or folder and store it in the workspace as HDF5."""
+        from visualizer.workspace import dataset_store
+
+        return dataset_store.import_path(self, Path(path), check_name(name, "dataset"))
+
+    def load_dataset(self, name: str) -> DataArrays:
+        """The dataset ``name``; ``.arrays(split="test")`` gives ``(x, y)``."""
+        from visualizer.workspace import dataset_store
+
+        return dataset_store.load(self, self.catalog.dataset(name))
+
+    # -- analyses ----------------------------------------------------------------
+    def extract(self, model: str, dataset: str, layers: list[str] | None = None, *,
+                split: str = "test", device: str = "auto", batch_size: int = 256,
+                limit: int | None = None, budget_mb: int = 1024, ctx=None) -> Run:
+        """Dump activations of ``layers`` (default: all that fit the budget) to a new run."""
+        from visualizer.analysis.activations import ExtractRequest, extract_activations
+        from visualizer.jobs.thread_runner import run_sync
+
+        request = ExtractRequest(
+            workspace=str(self.root), model=model, dataset=dataset, split=split,
+            layers=tuple(layers) if layers else None, device=device, batch_size=batch_size,
+            limit=limit, budget_bytes=budget_mb << 20)
+        run_id = run_sync(extract_activations, request, ctx=ctx)
+        return self.run(run_id)
+
+    def storage_path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    def copy_in(self, src: Path, rel_dest: str) -> Path:
+        """Copy a user file into the workspace atomically; the user's file is untouched."""
+        dest = self.root / rel_dest
+        if dest.exists():
+            raise WorkspaceError("a file with this name is already in the workspace.",
+                                 path=dest, fix="choose another name.")
+        with atomic_path(dest) as temp:
+            shutil.copyfile(src, temp)
+        return dest
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+
+def _temp_writer_alive(temp: Path) -> bool:
+    """Temp names carry the writer's pid (``.name.<pid>-<rand>.deepscope-tmp``)."""
+    match = re.search(r"\.(\d+)-[0-9a-f]{8}" + re.escape(TEMP_MARK) + "$", temp.name)
+    if not match:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+__all__ = ["Workspace", "Run", "NotFoundError", "Recovery"]
