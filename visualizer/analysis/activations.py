@@ -38,7 +38,11 @@ class ExtractRequest:
 
 
 class UnitStats:
-    """Streaming per-unit statistics (unit = channel of a conv map, or a neuron)."""
+    """Streaming per-unit statistics (unit = channel of a conv map, or a neuron).
+
+    Updated inside the forward hook with torch reductions on the model's device (cheap
+    there, and vectorised on the CPU); only per-unit vectors are accumulated, in float64.
+    """
 
     def __init__(self, n_units: int):
         self.count = 0
@@ -48,16 +52,21 @@ class UnitStats:
         self.max = np.full(n_units, -np.inf)
         self.min = np.full(n_units, np.inf)
 
-    def update(self, batch: np.ndarray) -> None:
-        # (B, C, *spatial) -> (C, B * spatial): every value of one unit in one row.
-        units = batch.reshape(batch.shape[0], batch.shape[1] if batch.ndim > 1 else 1, -1)
-        units = np.moveaxis(units, 1, 0).reshape(units.shape[1], -1).astype(np.float64)
-        self.count += units.shape[1]
-        self.sum += units.sum(axis=1)
-        self.sumsq += np.square(units).sum(axis=1)
-        self.zeros += (units == 0).sum(axis=1)
-        self.max = np.maximum(self.max, units.max(axis=1))
-        self.min = np.minimum(self.min, units.min(axis=1))
+    def update(self, batch) -> None:
+        """Fold in a ``(B, C, *spatial)`` or ``(B, D)`` torch tensor."""
+        t = batch.detach().float()
+        if t.ndim == 1:
+            t = t[:, None]
+        dims = (0, *range(2, t.ndim))
+        self.count += t.numel() // t.shape[1]
+        lo, hi = torch_aminmax(t, dims)
+        reduced = (t.sum(dim=dims), (t * t).sum(dim=dims), (t == 0).sum(dim=dims), lo, hi)
+        s, sq, z, lo, hi = (r.double().cpu().numpy() for r in reduced)
+        self.sum += s
+        self.sumsq += sq
+        self.zeros += z
+        self.min = np.minimum(self.min, lo)
+        self.max = np.maximum(self.max, hi)
 
     def result(self) -> dict[str, np.ndarray]:
         n = max(self.count, 1)
@@ -67,12 +76,18 @@ class UnitStats:
                 "max": self.max, "min": self.min}
 
 
+def torch_aminmax(t, dims):
+    # aminmax takes one dim: fold the reduced dims into one trailing axis first.
+    flat = t.movedim(1, 0).reshape(t.shape[1], -1)
+    return flat.amin(dim=1), flat.amax(dim=1)
+
+
 def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
     """Job: dump activations to a new ``activations`` run; returns the run id."""
     import torch
 
     from visualizer.jobs.device import resolve_device
-    from visualizer.models.introspection import describe_layers, select_layers
+    from visualizer.models.introspection import describe_layers
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.workspace import Workspace
 
@@ -97,6 +112,7 @@ def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
     params = {
         "model": request.model, "dataset": request.dataset, "split": request.split,
         "layers": layers, "skipped_layers": skipped, "device": device,
+        "layer_shapes": {name: list(shapes[name]) for name in layers},
         "batch_size": request.batch_size, "limit": request.limit, "dtype": request.dtype,
     }
     provenance = base_provenance(model_sha256=model_rec.sha256, data_sha256=data_rec.sha256,
@@ -116,8 +132,8 @@ def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
         stats = {name: UnitStats(shapes[name][0] if shapes[name] else 1) for name in layers}
 
         started = time.perf_counter()
-        with _StreamWriter(out, pred_ds, conf_ds, stats) as stream:
-            _forward_batches(model, x, layers, device, request.batch_size, stream, ctx)
+        with _StreamWriter(out, pred_ds, conf_ds) as stream:
+            _forward_batches(model, x, stats, device, request.batch_size, stream, ctx)
         seconds = time.perf_counter() - started
 
         for name, acc in stats.items():
@@ -134,21 +150,22 @@ def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
     return new_run.id
 
 
-def _forward_batches(model, x: np.ndarray, layers: list[str], device: str, batch_size: int,
-                     stream: _StreamWriter, ctx: JobContext) -> None:
+def _forward_batches(model, x: np.ndarray, stats: dict[str, UnitStats], device: str,
+                     batch_size: int, stream: _StreamWriter, ctx: JobContext) -> None:
     import torch
 
     from visualizer.models.introspection import hooks
 
     captured: dict[str, Any] = {}
 
-    def keep(name: str, output: Any) -> None:
-        # Copy now: a later in-place op in the model could still change this tensor.
+    def keep(name: str, module: Any, inputs: Any, output: Any) -> None:
+        # Use the tensor now: a later in-place op in the model could still change it.
+        stats[name].update(output)
         captured[name] = output.detach().to("cpu", copy=True)
 
     n = len(x)
-    ctx.status(f"extracting {len(layers)} layers on {device}")
-    with torch.inference_mode(), hooks(model, layers, keep):
+    ctx.status(f"extracting {len(stats)} layers on {device}")
+    with torch.inference_mode(), hooks(model, list(stats), keep):
         for start in range(0, n, batch_size):
             ctx.check_cancelled()
             batch = torch.from_numpy(x[start:start + batch_size]).to(device)
@@ -161,11 +178,40 @@ def _forward_batches(model, x: np.ndarray, layers: list[str], device: str, batch
             ctx.progress(min(start + batch_size, n), n)
 
 
+def select_layers(infos, requested, n_samples: int, budget_bytes: int
+                  ) -> tuple[list[str], list[str]]:
+    """The layers to dump (forward order) and those the budget left out.
+
+    Requested names must exist and produce one tensor; without a request every such
+    layer is taken, largest dropped first until the dump fits ``budget_bytes``.
+    """
+    from visualizer.models.introspection import default_layers
+
+    if not requested:
+        chosen = default_layers(infos, n_samples, budget_bytes)
+        return chosen.kept, chosen.dropped
+    by_name = {i.name: i for i in infos}
+    tensor_layers = [i.name for i in infos if i.output_shape is not None]
+    missing = [name for name in requested if name not in by_name]
+    if missing:
+        raise NotFoundError(
+            f"the model has no layer {', '.join(map(repr, missing))}.",
+            fix=f"choose from: {', '.join(tensor_layers[:40])}"
+                + (" ..." if len(tensor_layers) > 40 else "."))
+    no_tensor = [name for name in requested if by_name[name].output_shape is None]
+    if no_tensor:
+        raise NotFoundError(
+            f"layer(s) {', '.join(map(repr, no_tensor))} do not output a single tensor.",
+            fix="choose one of their sub-layers.")
+    order = {i.name: k for k, i in enumerate(infos)}
+    return sorted(dict.fromkeys(requested), key=order.__getitem__), []
+
+
 class _StreamWriter:
     """One writer thread fed through a bounded queue; errors surface in the producer."""
 
-    def __init__(self, out, pred_ds, conf_ds, stats):
-        self._out, self._pred, self._conf, self._stats = out, pred_ds, conf_ds, stats
+    def __init__(self, out, pred_ds, conf_ds):
+        self._out, self._pred, self._conf = out, pred_ds, conf_ds
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._loop, name="deepscope-h5-writer",
@@ -198,7 +244,6 @@ class _StreamWriter:
                 stop = start + len(pred)
                 for name, values in arrays.items():
                     self._out[name][start:stop] = values
-                    self._stats[name].update(values)
                 self._pred[start:stop] = pred
                 self._conf[start:stop] = conf
             except BaseException as exc:  # noqa: BLE001 - re-raised in the producer

@@ -23,7 +23,7 @@ class JobCancelled(Exception):
     """Raised by ``ctx.check_cancelled()`` once a cancel was requested."""
 
 
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"

@@ -1,0 +1,25 @@
+"""Shared fixtures: one trained demo workspace per test session (about 20 s on 2 cores)."""
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def demo_ws_path(tmp_path_factory):
+    from visualizer.demo import DemoRequest, build_demo
+    from visualizer.jobs import run_sync
+
+    path = tmp_path_factory.mktemp("demo") / "ws"
+    run_sync(build_demo, DemoRequest(workspace=str(path), device="cpu"))
+    return path
+
+
+@pytest.fixture
+def demo_ws(demo_ws_path, tmp_path):
+    """A private copy of the demo workspace that a test may change."""
+    from visualizer.workspace.workspace import Workspace
+
+    dest = tmp_path / "ws"
+    shutil.copytree(demo_ws_path, dest)
+    return Workspace.open(dest)
