@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from visualizer.errors import NotFoundError
+from visualizer.errors import DeepScopeError, NotFoundError
 from visualizer.jobs.contract import JobContext
 from visualizer.workspace.runfile import ACTIVATIONS, STATS, RunFileWriter
 
@@ -106,6 +106,11 @@ def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
                             fix="choose another split (train, test or all).")
     ctx.check_cancelled()
 
+    if isinstance(model, torch.jit.ScriptModule):
+        raise DeepScopeError(
+            f"model {request.model!r} is TorchScript, which does not support forward hooks, "
+            "so its inner layers cannot be recorded.",
+            fix="import its weights as a state dict or safetensors with --arch module:factory.")
     infos = describe_layers(model, torch.from_numpy(x[:1]).to(device))
     layers, skipped = select_layers(infos, request.layers, n, request.budget_bytes)
     shapes = {i.name: i.output_shape for i in infos if i.name in layers}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,8 @@ from visualizer.errors import DeepScopeError, InvalidDatasetError, NotFoundError
 from visualizer.workspace.catalog import DatasetRecord
 from visualizer.workspace.provenance import sha256_array
 from visualizer.workspace.runfile import RunFileWriter
+
+log = logging.getLogger("deepscope.workspace")
 
 if TYPE_CHECKING:
     from visualizer.data.arrays import DataArrays
@@ -54,6 +57,12 @@ def source_for(path: Path):
             return c
         if path.is_file() and path.suffix.lower() in c.meta.get("suffixes", []):
             return c
+    from visualizer.data.readers import detect_source
+
+    try:  # no suffix matched: let the built-in readers sniff the content (zip, HDF5)
+        return manager.get("dataset_sources", f"deepscope.{detect_source(path)}")
+    except InvalidDatasetError:
+        pass
     known = sorted({s for c in manager.contributions("dataset_sources")
                     for s in c.meta.get("suffixes", [])})
     raise InvalidDatasetError(
@@ -77,6 +86,8 @@ def import_path(ws: Workspace, path: Path, name: str) -> DatasetRecord:
         data = read_dataset_isolated(path)
     else:
         data = get_manager().call(contribution, path, hook=f"{contribution.id} read")
+    for warning in data.warnings:
+        log.warning("%s: %s", path, warning)
     dest = ws.root / "datasets" / f"{name}.h5"
     with RunFileWriter(dest, kind="dataset", attrs={"source": contribution.id}) as writer:
         writer.put("x", data.x.astype(np.float32, copy=False))
@@ -89,7 +100,8 @@ def import_path(ws: Workspace, path: Path, name: str) -> DatasetRecord:
         writer.publish()
     rec = DatasetRecord(name=name, source=contribution.id, path=f"datasets/{dest.name}",
                         sha256=sha256_array(data.x, data.y),
-                        info={**_info(data), "source_path": str(path.resolve())},
+                        info={**_info(data), "source_path": str(path.resolve()),
+                              "warnings": list(data.warnings)},
                         created_at=time.time())
     ws.catalog.put_dataset(rec)
     return rec
@@ -113,7 +125,7 @@ def load(ws: Workspace, rec: DatasetRecord) -> DataArrays:
                 x=f["x"][()], y=f["y"][()], splits=splits,
                 class_names=json.loads(f.attrs["class_names"]), kind=str(f.attrs["kind"]),
                 input_range=tuple(float(v) for v in f.attrs["input_range"]),
-                source=rec.source,
+                source=rec.source, path=str(path),
             )
     except OSError as exc:
         raise InvalidDatasetError(f"the stored dataset {rec.name!r} cannot be read ({exc}).",
