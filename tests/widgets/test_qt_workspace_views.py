@@ -1,0 +1,102 @@
+from PySide6.QtCore import Qt
+
+from tests.widgets.conftest import LAYERS, make_workspace
+from widgets.qt_run_overview import QtRunOverview
+from widgets.qt_workspace_browser import QtWorkspaceBrowser
+
+
+def _texts(group):
+    return [group.child(i).text(0) for i in range(group.childCount())]
+
+
+def test_browser_lists_workspace_and_links_selection(qtbot, session, workspace):
+    ws, run_id = workspace
+    browser = QtWorkspaceBrowser(session)
+    qtbot.addWidget(browser)
+    assert _texts(browser.groups["models"]) == []
+    session.workspace = ws
+    session.workspace_changed.emit(ws)
+    assert _texts(browser.groups["models"]) == ["cnn"]
+    assert _texts(browser.groups["datasets"]) == ["digits"]
+    assert _texts(browser.groups["runs"]) == [run_id]
+    model = browser.groups["models"].child(0)
+    assert "97.5%" in model.text(4) and model.text(1) == "safetensors"
+    assert "1,797 samples" in browser.groups["datasets"].child(0).text(4)
+    run_item = browser.groups["runs"].child(0)
+    assert [run_item.text(i) for i in (1, 2)] == ["activations", "complete"]
+
+    # view -> model
+    with qtbot.waitSignal(session.selection.events.run_id, timeout=1000):
+        browser.tree.setCurrentItem(run_item)
+    assert session.selection.run_id == run_id
+    assert run_id in browser.details.toPlainText()
+    assert '"split": "test"' in browser.details.toPlainText()
+
+    # model -> view
+    browser.tree.setCurrentItem(browser.groups["models"].child(0))
+    assert session.selection.run_id == run_id  # selecting a model leaves the run alone
+    session.selection.run_id = None
+    session.selection.run_id = run_id
+    assert browser.current_key() == ("run", run_id)
+
+
+def test_browser_refreshes_on_catalog_change(qtbot, session, workspace):
+    from visualizer.workspace.catalog import DatasetRecord
+
+    ws, _ = workspace
+    session.workspace = ws
+    browser = QtWorkspaceBrowser(session)
+    qtbot.addWidget(browser)
+    ws.catalog.put_dataset(DatasetRecord("extra", "deepscope.npz", "datasets/e.h5", "2",
+                                         {"n_samples": 5}))
+    session.catalog_changed.emit()
+    assert _texts(browser.groups["datasets"]) == ["digits", "extra"]
+
+
+def test_untrusted_names_are_plain_text(qtbot, session, tmp_path):
+    evil = "<b>x</b>"
+    ws, run_id = make_workspace(tmp_path / "ws", model_name=evil)
+    session.workspace = ws
+    browser = QtWorkspaceBrowser(session)
+    overview = QtRunOverview(session)
+    qtbot.addWidget(browser)
+    qtbot.addWidget(overview)
+    assert _texts(browser.groups["models"]) == [evil]
+    session.selection.run_id = run_id
+    model_label = overview.facts["Model"]
+    assert model_label.text() == evil
+    assert model_label.textFormat() == Qt.TextFormat.PlainText
+    assert browser.groups["runs"].child(0).text(4).startswith(evil)
+    session.notify("error", evil, evil)
+    from widgets.qt_log_panel import QtNotificationList
+
+    notes = QtNotificationList(session)
+    qtbot.addWidget(notes)
+    session.notify("error", evil, f"{evil} failed")
+    assert notes.tree.topLevelItem(0).text(1) == evil
+
+
+def test_overview_shows_layers_and_links_layer(qtbot, session, workspace):
+    ws, run_id = workspace
+    session.workspace = ws
+    overview = QtRunOverview(session)
+    qtbot.addWidget(overview)
+    assert overview.stack.currentWidget() is overview.empty
+    session.selection.run_id = run_id
+    assert overview.stack.currentIndex() == 1
+    table = overview.table
+    rows = {table.item(r, 1).text(): [table.item(r, c).text() for c in range(7)]
+            for r in range(table.rowCount())}
+    assert [table.item(r, 1).text() for r in range(table.rowCount())] == list(LAYERS)
+    assert rows["conv1"][2] == "4×6×6" and rows["conv1"][3] == "4"
+    assert rows["conv1"][6] == "1 (25%)"  # unit 0 is zero everywhere
+    assert overview.facts["Accuracy"].text() == "90.0%"
+    assert overview.facts["Throughput"].text() == "1,234 samples/s"
+    # table -> selection.layer and back
+    row = next(r for r in range(table.rowCount()) if table.item(r, 1).text() == "fc1")
+    table.selectRow(row)
+    assert session.selection.layer == "fc1"
+    session.selection.layer = "conv1"
+    selected = table.selectionModel().selectedRows()[0].row()
+    assert table.item(selected, 1).text() == "conv1"
+    assert "conv1" in overview.chart_title.text()

@@ -1,0 +1,62 @@
+"""An honest empty state: what a view will show, and what the user can do now."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+
+from widgets.qt_text import plain_label
+
+
+class QtEmptyState(QWidget):
+    """A centred title, a description and a hint, all plain text."""
+
+    WIDTH = 580
+
+    def __init__(self, title: str, description: str, hint: str = "",
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = plain_label(title)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.description = plain_label(description, wrap=True)
+        self.hint = plain_label(hint, wrap=True)
+        hint_font = self.hint.font()
+        hint_font.setItalic(True)
+        self.hint.setFont(hint_font)
+        self.hint.setVisible(bool(hint))
+        for label in (self.title, self.description, self.hint):
+            label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.description.setStyleSheet("color: palette(window-text);")
+        self.hint.setStyleSheet("color: #5f6b7a;")
+        card = QFrame()
+        card.setFixedWidth(self.WIDTH)
+        inner = QVBoxLayout(card)
+        inner.setSpacing(12)
+        inner.addWidget(self.title)
+        inner.addWidget(self.description)
+        inner.addWidget(self.hint)
+        outer = QVBoxLayout(self)
+        outer.addStretch(2)
+        outer.addWidget(card, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(3)
+        self._fit_heights()
+
+    def _fit_heights(self) -> None:
+        # Wrapped labels inside a centred card get no width-for-height negotiation;
+        # give them the height their text needs at the card's width (no clipped lines).
+        for label in (self.title, self.description, self.hint):
+            label.setMinimumHeight(label.heightForWidth(self.WIDTH - 24))
+
+    def set_texts(self, title: str | None = None, description: str | None = None,
+                  hint: str | None = None) -> None:
+        if title is not None:
+            self.title.setText(title)
+        if description is not None:
+            self.description.setText(description)
+        if hint is not None:
+            self.hint.setText(hint)
+            self.hint.setVisible(bool(hint))
+        self._fit_heights()
