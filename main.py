@@ -1,5 +1,6 @@
 """DeepScope launcher: ``python main.py [WORKSPACE]`` opens the window; the headless
-commands (demo, info, import-model, import-data, extract, plugins) go to the core CLI.
+commands (demo, info, import-model, import-data, extract, attribute, project, plugins)
+go to the core CLI, and ``render`` (a view drawn offscreen to PNG/SVG) to widgets.
 
 Kept tiny and free of heavy imports so that ``--help`` and the window appear fast.
 """
@@ -16,6 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from visualizer.cli import COMMANDS
 
+    if argv and argv[0] == "render":
+        from widgets.render_cli import main as render_main
+
+        return render_main(argv[1:])
     if argv and (argv[0] in COMMANDS or argv[0] in ("-h", "--help")):
         from visualizer.cli import main as cli_main
 

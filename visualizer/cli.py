@@ -13,9 +13,12 @@ import logging
 import sys
 from typing import Any
 
+from visualizer.commands import COMMAND_MODULES
 from visualizer.errors import DeepScopeError
 
-COMMANDS = ("demo", "info", "import-model", "import-data", "extract", "plugins")
+CORE_COMMANDS = ("demo", "info", "import-model", "import-data", "extract", "plugins")
+# `render` draws a view offscreen, so it lives in widgets; main.py routes it there.
+COMMANDS = (*CORE_COMMANDS, *COMMAND_MODULES, "render")
 
 
 class TqdmContext:
@@ -98,7 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plugins", help="list plugins, their contributions and failures")
     _common(p)
+
+    for name, module_name in COMMAND_MODULES.items():
+        module = _command_module(module_name)
+        if module is None:
+            continue
+        p = sub.add_parser(name, help=module.HELP)
+        module.add_arguments(p)
+        _common(p)
     return parser
+
+
+def _command_module(module_name: str):
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module_name) is None:
+        return None  # a capability not in this version
+    return importlib.import_module(module_name)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -109,7 +129,11 @@ def _common(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handler = _HANDLERS[args.command]
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    handler = _HANDLERS.get(args.command) or _command_module(
+        COMMAND_MODULES[args.command]).run
     try:
         result = handler(args)
     except DeepScopeError as exc:

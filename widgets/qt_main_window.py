@@ -56,6 +56,12 @@ PENDING_VIEWS = {
 }
 
 
+def _spec_for(title: str):
+    from widgets.views import VIEWS
+
+    return next((s for s in VIEWS.values() if s.title == title), None)
+
+
 def recent_workspaces() -> list[str]:
     value = app_settings().value(RECENT, [])
     if isinstance(value, str):  # QSettings returns a lone string for a one-item list
@@ -83,10 +89,13 @@ class QtMainWindow(QMainWindow):
         self.overview = QtRunOverview(session)
         self.tabs.addTab(self.overview, "Overview")
         self.pending_pages: dict[str, QtEmptyState] = {}
+        self.views: dict[str, QWidget] = {}
         for title, texts in PENDING_VIEWS.items():
-            page = QtEmptyState(*texts)
-            self.pending_pages[title] = page
-            self.tabs.addTab(page, title)
+            view = self._build_view(title)
+            if view is None:
+                view = QtEmptyState(*texts)
+                self.pending_pages[title] = view
+            self.tabs.addTab(view, title)
         self.setCentralWidget(self.tabs)
 
         self.browser = QtWorkspaceBrowser(session)
@@ -116,6 +125,25 @@ class QtMainWindow(QMainWindow):
         report_plugin_failures(self, session)
         self._on_session_workspace_changed(session.workspace)
         self._restore_settings()
+
+    def _build_view(self, title: str) -> QWidget | None:
+        """The real view for a tab, or None (not built yet, or failed: then notified)."""
+        from widgets import views
+
+        spec = _spec_for(title)
+        if spec is None or not views.available(spec):
+            return None
+        try:
+            view = views.load(spec.widget)(self.session, self.runner)
+        except Exception as exc:  # noqa: BLE001 - one broken view must not stop the window
+            import traceback
+
+            self.session.notify("error", f"The {title} view failed to start",
+                                f"{type(exc).__name__}: {exc}",
+                                details=traceback.format_exc())
+            return None
+        self.views[spec.name] = view
+        return view
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -49,6 +49,7 @@ class LayerInfo:
     n_params: int
     depth: int
     is_leaf: bool
+    alias_of: str | None = None
 
 
 @contextmanager
@@ -117,10 +118,12 @@ def describe_layers(model: nn.Module, example_input: Tensor) -> list[LayerInfo]:
     named = [(n, m) for n, m in model.named_modules() if n]
     order: dict[str, int] = {}
     shapes: dict[str, tuple[int, ...] | None] = {}
+    outputs: dict[str, Any] = {}  # held so that identity checks below are meaningful
 
     def _record_output(name: str, module: nn.Module, inputs: tuple, output: Any) -> None:
         if name in shapes:
             return  # a module called twice keeps its first output shape
+        outputs[name] = output
         if isinstance(output, Tensor) and output.dim() >= 1:
             shapes[name] = tuple(int(s) for s in output.shape[1:])
         else:
@@ -148,6 +151,15 @@ def describe_layers(model: nn.Module, example_input: Tensor) -> list[LayerInfo]:
         for module, flag in training.items():
             module.training = flag
 
+    # A container that returns its last child's tensor unchanged (Sequential, a block
+    # ending in a ReLU module) would store the same values twice: note the child.
+    alias: dict[str, str] = {}
+    for name, out in outputs.items():
+        if not isinstance(out, Tensor):
+            continue
+        same = [n for n, o in outputs.items() if o is out and n.startswith(name + ".")]
+        if same:
+            alias[name] = max(same, key=lambda n: (n.count("."), order.get(n, -1)))
     position = {n: i for i, (n, _) in enumerate(named)}
     # Modules that never ran go last, in definition order.
     ranked = sorted(named, key=lambda nm: order.get(nm[0], len(named) + position[nm[0]]))
@@ -159,6 +171,7 @@ def describe_layers(model: nn.Module, example_input: Tensor) -> list[LayerInfo]:
             n_params=sum(p.numel() for p in module.parameters()),
             depth=name.count(".") + 1,
             is_leaf=next(iter(module.children()), None) is None,
+            alias_of=alias.get(name),
         )
         for name, module in ranked
     ]
@@ -339,10 +352,15 @@ def default_layers(
     Returns
     -------
     LayerSelection
-        Every layer with a tensor output, minus the largest per-sample layers dropped
+        Every layer with a tensor output (containers that merely return a child's tensor
+        are left out: the child holds the same values), minus the largest per-sample layers dropped
         one by one until the total fits; ``dropped`` lists them for the log.
     """
-    candidates = [i for i in infos if i.output_shape is not None and (i.is_leaf or not leaves_only)]
+    candidates = [
+        i
+        for i in infos
+        if i.output_shape is not None and i.alias_of is None and (i.is_leaf or not leaves_only)
+    ]
     sizes = {i.name: layer_bytes(i, n_samples) for i in candidates}
     total = sum(sizes.values())
     dropped: list[str] = []

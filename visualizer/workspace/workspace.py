@@ -191,6 +191,27 @@ class Workspace:
         run_id = run_sync(extract_activations, request, ctx=ctx)
         return self.run(run_id)
 
+    def attribute(self, model: str, dataset: str, method: str = "integrated_gradients",
+                  *, ctx=None, **options: Any) -> Run:
+        """Attribution maps of ``method`` for samples of ``dataset``, as a new run.
+
+        Options (``layer``, ``target``, ``baseline``, ``limit``, ``n_steps``, ``smooth``,
+        ``split``, ``device`` ...) are those of ``python main.py attribute``.
+        """
+        from visualizer.analysis.attribution.api import attribute
+
+        return attribute(self, model, dataset, method, ctx=ctx, **options)
+
+    def project(self, run_id: str, layer: str, method: str = "umap", *, force: bool = False,
+                ctx=None, **options: Any) -> Run:
+        """A 2-D projection of ``layer`` in activation run ``run_id``, as a run.
+
+        Returns the stored projection for identical inputs unless ``force``.
+        """
+        from visualizer.analysis.projection.api import project
+
+        return project(self, run_id, layer, method, force=force, ctx=ctx, **options)
+
     def storage_path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 

@@ -1,0 +1,1 @@
+"""Built-in attribution methods: one generic adapter over captum.attr, plus controls."""

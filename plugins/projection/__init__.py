@@ -1,0 +1,1 @@
+"""Built-in projection methods: PCA, UMAP, t-SNE."""
