@@ -7,7 +7,6 @@ scikit-learn) are imported inside the readers, so importing this package is chea
 from visualizer.data.arrays import DataArrays, default_split, validate_arrays
 from visualizer.data.digits import load_digits_arrays
 from visualizer.data.image_folder import read_image_folder
-from visualizer.data.isolation import IsolatedCrashError, IsolatedTimeoutError, run_isolated
 from visualizer.data.readers import (
     detect_source,
     read_dataset,
@@ -18,8 +17,6 @@ from visualizer.data.readers import (
 
 __all__ = [
     "DataArrays",
-    "IsolatedCrashError",
-    "IsolatedTimeoutError",
     "default_split",
     "detect_source",
     "load_digits_arrays",
@@ -28,6 +25,5 @@ __all__ = [
     "read_hdf5",
     "read_image_folder",
     "read_npz",
-    "run_isolated",
     "validate_arrays",
 ]

@@ -33,8 +33,8 @@ from visualizer.data.arrays import (
     validate_arrays,
 )
 from visualizer.data.image_folder import read_image_folder
-from visualizer.data.isolation import IsolatedCrashError, IsolatedTimeoutError, run_isolated
 from visualizer.errors import InvalidDatasetError
+from visualizer.jobs.isolation import IsolatedCrashError, IsolatedTimeoutError, run_isolated
 
 __all__ = [
     "detect_source",

@@ -24,6 +24,7 @@ from visualizer.jobs.contract import (
     JobState,
     describe_exception,
 )
+from visualizer.jobs.isolation import describe_exitcode, stop_process
 
 
 class _ChildContext:
@@ -115,11 +116,11 @@ class ProcessRunner:
                 if cancel_event.is_set():
                     waited_since_cancel += tick
                     if waited_since_cancel >= self._grace:
-                        _stop(proc)
+                        stop_process(proc, grace=0.0)
                         ended = ("cancelled",)
                         break
                 if self._timeout is not None and elapsed >= self._timeout:
-                    _stop(proc)
+                    stop_process(proc, grace=0.0)
                     ended = ("timeout",)
                     break
                 if not proc.is_alive():
@@ -142,9 +143,7 @@ class ProcessRunner:
                 job.partial_arrived.emit(msg[1])
             else:
                 ended = msg
-        proc.join(timeout=self._grace)
-        if proc.is_alive():
-            _stop(proc)
+        stop_process(proc, grace=self._grace)
         self._finish(job, ended)
 
     @staticmethod
@@ -164,16 +163,6 @@ class ProcessRunner:
             if kind == "timeout":
                 message = "the worker process ran past its time limit and was stopped"
             else:
-                code = ended[1]
-                how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                message = f"the worker process crashed ({how})"
+                message = f"the worker process crashed ({describe_exitcode(ended[1])})"
             job.error = JobError("WorkerCrashed", message, "", user_facing=True)
             job._set_state(JobState.FAILED)
-
-
-def _stop(proc) -> None:
-    proc.terminate()
-    proc.join(timeout=1.0)
-    if proc.is_alive():
-        proc.kill()
-        proc.join(timeout=1.0)

@@ -3,8 +3,8 @@
 Parsing untrusted files (HDF5, model archives) goes through C libraries that can
 segfault or hang on a corrupt file. :func:`run_isolated` runs such work in a fresh
 ``spawn`` child with a timeout and turns a crash or a hang into an exception the caller
-can turn into a user-facing error. It is generic on purpose; it may later move to the
-jobs package.
+can turn into a user-facing error. ``ProcessRunner`` is the asynchronous sibling for
+long jobs with progress and cancel; both describe and stop children the same way.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def run_isolated(
     finally:
         receiver.close()
         # After a result the child is exiting on its own; otherwise do not wait.
-        _stop(process, grace=_JOIN_GRACE_S if message is not None else 0.0)
+        stop_process(process, grace=_JOIN_GRACE_S if message is not None else 0.0)
     if message[0] == "ok":
         return message[1]
     _, payload, summary, tb = message
@@ -161,7 +161,7 @@ def run_isolated(
     raise RuntimeError(f"{summary} (in an isolated child process)") from remote
 
 
-def _stop(process: multiprocessing.process.BaseProcess, grace: float) -> None:
+def stop_process(process: multiprocessing.process.BaseProcess, grace: float) -> None:
     """Make sure the child is gone: wait up to ``grace`` s, then terminate, then kill."""
     process.join(grace)
     if process.is_alive():

@@ -24,8 +24,8 @@ from visualizer.data import (
     run_isolated,
 )
 from visualizer.data import readers as readers_module
-from visualizer.data.isolation import RemoteTraceback, describe_exitcode
 from visualizer.errors import InvalidDatasetError
+from visualizer.jobs.isolation import RemoteTraceback, describe_exitcode
 
 pytestmark = pytest.mark.slow  # spawns processes (each start takes a fraction of a second)
 
