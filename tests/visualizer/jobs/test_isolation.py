@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visualizer.data import (
-    IsolatedCrashError,
-    IsolatedTimeoutError,
-    read_dataset_isolated,
-    run_isolated,
-)
+from visualizer.data import read_dataset_isolated
 from visualizer.data import readers as readers_module
 from visualizer.errors import InvalidDatasetError
-from visualizer.jobs.isolation import RemoteTraceback, describe_exitcode
+from visualizer.jobs.isolation import (
+    IsolatedCrashError,
+    IsolatedTimeoutError,
+    RemoteTraceback,
+    describe_exitcode,
+    run_isolated,
+)
 
 pytestmark = pytest.mark.slow  # spawns processes (each start takes a fraction of a second)
 
