@@ -1,8 +1,12 @@
 """Shared fixtures: one trained demo workspace per test session (about 20 s on 2 cores)."""
 
+import os
 import shutil
 
 import pytest
+
+# Hermetic plugins: never pick up plugins from the developer's ~/.deepscope/plugins.
+os.environ["DEEPSCOPE_PLUGIN_PATH"] = os.path.join(os.path.dirname(__file__), "no-user-plugins")
 
 
 @pytest.fixture(scope="session")

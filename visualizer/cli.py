@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("plugins", help="list plugins, their contributions and failures")
+    p.add_argument("--check", nargs="?", const="", metavar="PLUGIN",
+                   help="run the conformance checks (on one plugin, or on all)")
     _common(p)
 
     for name, module_name in COMMAND_MODULES.items():
@@ -230,6 +232,18 @@ def cmd_plugins(args) -> dict[str, Any]:
                           for c in p.contributions],
         "failures": [{"hook": f.hook, "message": f.message} for f in p.failures],
     } for p in manager.plugins.values()]
+    if args.check is not None:
+        from plugins.conformance import run_checks
+
+        results = run_checks(manager, args.check or None)
+        failed = [r for r in results if not r.ok]
+        text = "\n".join(f"{'ok  ' if r.ok else 'FAIL'} {r.id}" + (f": {r.message}" if r.message
+                                                                     else "") for r in results)
+        if failed:
+            raise DeepScopeError(f"{len(failed)} of {len(results)} conformance checks failed:\n"
+                                 + text)
+        return {"checks": [r.__dict__ for r in results],
+                "text": text + f"\n{len(results)} checks passed"}
     lines = []
     for p in plugins:
         lines.append(f"{p['name']} [{p['state']}] from {p['source']}: "
