@@ -162,7 +162,7 @@ def writer_is_alive(root: Path, record: RunRecord) -> bool:
     if not path.exists():
         return False
     if fcntl is None or record.host != socket.gethostname():
-        return record.host != socket.gethostname() or _pid_alive(record.pid)
+        return record.host != socket.gethostname() or pid_alive(record.pid)
     fd = os.open(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -173,7 +173,8 @@ def writer_is_alive(root: Path, record: RunRecord) -> bool:
     return False
 
 
-def _pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists on this machine."""
     if not pid:
         return False
     try:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from visualizer.errors import DeepScopeError, NotFoundError, WorkspaceError
 from visualizer.workspace.atomic import TEMP_MARK, atomic_path, stale_temp_files
 from visualizer.workspace.catalog import Catalog, DatasetRecord, ModelRecord
-from visualizer.workspace.runs import NewRun, Run, writer_is_alive
+from visualizer.workspace.runs import NewRun, Run, pid_alive, writer_is_alive
 
 if TYPE_CHECKING:
     import torch
@@ -235,15 +235,7 @@ def _temp_writer_alive(temp: Path) -> bool:
     if not match:
         return False
     pid = int(match.group(1))
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 __all__ = ["Workspace", "Run", "NotFoundError", "Recovery"]
