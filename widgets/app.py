@@ -20,6 +20,11 @@ NO_DISPLAY = ("DeepScope needs a display to open its window; on a headless machi
 log = logging.getLogger("deepscope.gui")
 
 
+# A distinct exit status, so `make run` can tell "no display" (already explained in one
+# line) from a failure.
+EXIT_NO_DISPLAY = 3
+
+
 def has_display() -> bool:
     if not sys.platform.startswith("linux"):
         return True
@@ -119,7 +124,7 @@ def run_gui(workspace: str | None, demo_default: str) -> int:
     """Open the main window on ``workspace`` (or the demo); return the exit code."""
     if not has_display():
         print(NO_DISPLAY, file=sys.stderr)
-        return 2
+        return EXIT_NO_DISPLAY
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
