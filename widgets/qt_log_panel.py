@@ -175,6 +175,11 @@ def report_plugin_failures(owner: QObject, session) -> None:
         session.notify("error", f"Plugin {failure.plugin!r} failed",
                        f"in {failure.hook}: {failure.message}", details=failure.traceback)
 
-    signal = get_manager().failure_reported
+    manager = get_manager()
+    # Failures found at discovery (a broken manifest) happened before we subscribed.
+    for info in manager.plugins.values():
+        for failure in info.failures:
+            on_failure(failure)
+    signal = manager.failure_reported
     signal.connect(on_failure)
     owner.destroyed.connect(lambda *_: signal.disconnect(on_failure, missing_ok=True))
