@@ -53,9 +53,14 @@ def main(argv: list[str]) -> int:
     if not views.available(spec):
         print(f"error: the {spec.title} view is not in this version.", file=sys.stderr)
         return 2
+    from visualizer.workspace.atomic import atomic_path
+
     try:
         ws = Workspace.open(args.workspace)
-        path = views.load(spec.render)(ws, run=args.run, out=out, options=options)
+        render = views.load(spec.render)
+        with atomic_path(out) as temp:  # a failed render never leaves half a file
+            render(ws, run=args.run, out=temp, options=options)
+        path = out
     except DeepScopeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

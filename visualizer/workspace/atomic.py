@@ -18,8 +18,13 @@ TEMP_MARK = ".deepscope-tmp"
 
 
 def temp_path_for(final: Path) -> Path:
-    """A unique temp name beside ``final`` (same folder, so ``os.replace`` is atomic)."""
-    return final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMP_MARK}")
+    """A unique temp name beside ``final`` (same folder, so ``os.replace`` is atomic).
+
+    It keeps ``final``'s suffix, for writers that pick the format by suffix, and carries
+    the writer's pid, so a crashed writer's leftovers can be told from a live one's.
+    """
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return final.with_name(f".{final.name}.{tag}{TEMP_MARK}{final.suffix}")
 
 
 def fsync_file(path: Path) -> None:
@@ -83,4 +88,4 @@ def stale_temp_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.exists():
         return []
-    return sorted(p for p in folder.rglob(f"*{TEMP_MARK}") if p.is_file())
+    return sorted(p for p in folder.rglob(f"*{TEMP_MARK}*") if p.is_file())

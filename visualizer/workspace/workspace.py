@@ -230,8 +230,8 @@ class Workspace:
 
 
 def _temp_writer_alive(temp: Path) -> bool:
-    """Temp names carry the writer's pid (``.name.<pid>-<rand>.deepscope-tmp``)."""
-    match = re.search(r"\.(\d+)-[0-9a-f]{8}" + re.escape(TEMP_MARK) + "$", temp.name)
+    """Temp names carry the writer's pid (``.name.<pid>-<rand>.deepscope-tmp.suffix``)."""
+    match = re.search(r"\.(\d+)-[0-9a-f]{8}" + re.escape(TEMP_MARK), temp.name)
     if not match:
         return False
     pid = int(match.group(1))

@@ -142,13 +142,13 @@ def test_running_run_of_dead_process_becomes_interrupted(tmp_path):
     run.__enter__()  # hold it "running" as a live writer would
     # a second open while the writer lives: the run stays running
     assert Workspace.open(ws.root).runs()[0].status == "running"
-    (ws.root / "runs" / f".x.h5.999999-deadbeef{TEMP_MARK}").write_bytes(b"partial")
+    (ws.root / "runs" / f".x.h5.999999-deadbeef{TEMP_MARK}.h5").write_bytes(b"partial")
     # simulate the process dying: its lock fd closes, the kernel drops the flock
     os.close(run._lock_fd)
     reopened = Workspace.open(ws.root)
     assert reopened.runs()[0].status == "interrupted"
     assert reopened.recovery.interrupted == [run.id]
-    assert reopened.recovery.removed_temp_files == [f"runs/.x.h5.999999-deadbeef{TEMP_MARK}"]
+    assert reopened.recovery.removed_temp_files == [f"runs/.x.h5.999999-deadbeef{TEMP_MARK}.h5"]
     assert not (ws.root / "runs" / f".{run.id}.lock").exists()
 
 
