@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visualizer.analysis.layers.units import dead_units
 from widgets._gui_thread import connect_model
 from widgets.qt_empty_state import QtEmptyState
 from widgets.qt_text import plain_label
 
-DEAD_FRACTION = 0.99  # a unit that is zero on at least this share of its values is "dead"
+DEAD_RULE = "never active on the dataset (max ≤ 0)"
 LAYER_COLUMNS = ("#", "Layer", "Shape", "Units", "Mean", "Std", "Dead")
 NAME_COL = 1
 
@@ -61,8 +62,7 @@ def summarize_layers(run) -> list[LayerSummary]:
             stats = arrays.stats(name)
             means = np.asarray(stats.get("mean", np.zeros(0)), dtype=np.float64)
             stds = np.asarray(stats.get("std", np.zeros_like(means)), dtype=np.float64)
-            frac_zero = np.asarray(stats.get("frac_zero", np.zeros_like(means)))
-            dead = frac_zero >= DEAD_FRACTION
+            dead = dead_units(stats) if stats else np.zeros(means.size, bool)
             out.append(LayerSummary(
                 name=name, shape=shape, units=int(means.size),
                 mean=float(np.nanmean(means)) if means.size else float("nan"),
@@ -145,7 +145,7 @@ class QtRunOverview(QWidget):
         self.table.setHorizontalHeaderLabels(list(LAYER_COLUMNS))
         tips = {"Shape": "output shape of one sample", "Mean": "mean activation over units",
                 "Std": "mean of the units' standard deviations",
-                "Dead": f"units that are zero on at least {DEAD_FRACTION:.0%} of their values"}
+                "Dead": f"units {DEAD_RULE}"}
         for col, name in enumerate(LAYER_COLUMNS):
             if name in tips:
                 self.table.horizontalHeaderItem(col).setToolTip(tips[name])
@@ -228,8 +228,7 @@ class QtRunOverview(QWidget):
         for key, text in values.items():
             self.facts[key].setText(text)
         skipped = p.get("skipped_layers") or []
-        note = f"{len(self.layers)} layers recorded. A unit is counted dead when it is zero " \
-               f"on at least {DEAD_FRACTION:.0%} of its values."
+        note = f"{len(self.layers)} layers recorded. A unit is dead when it is {DEAD_RULE}."
         if skipped:
             note += f" {len(skipped)} layer(s) skipped (over the memory budget): " \
                     + ", ".join(map(str, skipped))

@@ -1,0 +1,77 @@
+"""Everything the layer detail shows about one layer, gathered in one job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from visualizer.analysis.layers.units import UnitTable, unit_table
+from visualizer.analysis.layers.weights import WeightInfo
+from visualizer.jobs.contract import JobContext
+
+
+@dataclass(frozen=True)
+class DetailRequest:
+    """Statistics of ``layer`` in activation run ``run_id`` and its model's weights."""
+
+    workspace: str
+    run_id: str
+    layer: str
+
+
+@dataclass
+class LayerDetail:
+    """Per-unit statistics (None when the layer was not dumped) and weights.
+
+    Attributes
+    ----------
+    units
+        From the run.
+    weights
+        The module's own weights (None for parameter-free layers or no model).
+    first_conv
+        Weights of the model's first convolution (its filters are drawn as images),
+        also when another layer is selected.
+    note
+        Why something is missing, for the view to show.
+    """
+
+    layer: str
+    model: str
+    units: UnitTable | None
+    weights: WeightInfo | None
+    first_conv: WeightInfo | None
+    note: str = ""
+
+
+def layer_detail(request: DetailRequest, ctx: JobContext) -> LayerDetail:
+    """Job: unit statistics from the run, weights from the (cached) model."""
+    from visualizer.analysis.layers.weights import cached_model, first_conv, module_weights
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace(request.workspace)
+    run = ws.run(request.run_id)
+    model_name = run.params.get("model") or run.record.model
+    notes = []
+    units = None
+    with run.arrays() as arrays:
+        if request.layer in arrays.layers:
+            ctx.status(f"statistics of {request.layer}")
+            units = unit_table(arrays, request.layer, ctx.check_cancelled)
+        else:
+            notes.append(f"{request.layer} was not recorded in run {run.id}, so it has no "
+                         "unit statistics; extract it to see them.")
+    ctx.check_cancelled()
+    weights = conv = None
+    try:
+        model = cached_model(request.workspace, model_name)
+    except Exception as exc:  # noqa: BLE001 - statistics still show without the model
+        notes.append(f"the model {model_name!r} could not be loaded: {exc}")
+    else:
+        modules = dict(model.named_modules())
+        if request.layer in modules and any(
+                True for _ in modules[request.layer].parameters(recurse=False)):
+            weights = module_weights(model, request.layer)
+        path = first_conv(model)
+        if path is not None:
+            conv = module_weights(model, path)
+    return LayerDetail(request.layer, model_name, units, weights, conv, " ".join(notes))

@@ -1,0 +1,63 @@
+"""A horizontal colour bar with its title and range, under the graph."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QLinearGradient, QPainter
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from widgets.layers import colors
+
+
+class QtColorBar(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = "Layer type"
+        self.key = "type"
+        self.lo = self.hi = float("nan")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(34)
+
+    def set_scale(self, key: str, title: str, lo: float, hi: float) -> None:
+        self.key, self.title, self.lo, self.hi = key, title, lo, hi
+        self.update()
+
+    def _fmt(self, v: float) -> str:
+        if not math.isfinite(v):
+            return "–"
+        if self.key in ("dead_fraction", "zero_weights"):
+            return f"{v:.0%}"
+        return f"{v:,.0f}" if self.key == "n_params" else f"{v:.3g}"
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        p = QPainter(self)
+        p.setPen(QColor("#222"))
+        fm = p.fontMetrics()
+        if self.key == "type" or not math.isfinite(self.lo):
+            text = ("Colour: layer type (conv blue, linear green, norm orange, activation "
+                    "pink, pooling purple, add yellow)." if self.key == "type"
+                    else f"{self.title}: no values for this model or run.")
+            p.drawText(QRectF(6, 0, self.width() - 12, self.height()),
+                       int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+            return
+        lut = colors.STAT_LUT.get(self.key, colors.VIRIDIS)
+        left_text = f"{self.title}:  {self._fmt(self.lo)}"
+        right_text = self._fmt(self.hi) + ("  (log scale)" if self.key == "n_params" else "")
+        x0 = 8 + fm.horizontalAdvance(left_text) + 8
+        x1 = self.width() - 8 - fm.horizontalAdvance(right_text) - 8 - 110
+        grad = QLinearGradient(x0, 0, x1, 0)
+        for k in range(0, 256, 32):
+            grad.setColorAt(k / 255, QColor(*map(int, lut[k])))
+        grad.setColorAt(1.0, QColor(*map(int, lut[255])))
+        p.drawText(QRectF(8, 0, x0 - 8, self.height()),
+                   int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), left_text)
+        p.fillRect(QRectF(x0, 9, max(x1 - x0, 10), self.height() - 18), grad)
+        p.drawText(QRectF(x1 + 8, 0, self.width() - x1, self.height()),
+                   int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft),
+                   right_text)
+        p.fillRect(QRectF(self.width() - 100, 9, 14, self.height() - 18),
+                   QColor(*colors.NO_VALUE))
+        p.drawText(QRectF(self.width() - 82, 0, 80, self.height()),
+                   int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), "no value")
