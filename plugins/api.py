@@ -24,9 +24,14 @@ is used, and then fails alone. What each kind's object must be:
     ``read(path) -> visualizer.data.DataArrays``. Meta: ``suffixes`` (list),
     ``folder`` (bool), ``builtin`` (bool: takes no path, like ``digits``).
 
-The other kinds (attribution, projection, pruning methods, corruptions, metrics,
-views, exporters, report sections) are reserved here so manifests can declare them;
-their call signatures arrive with the capabilities that use them.
+``attribution_methods``
+    An object with ``.spec`` (the method's declared parameters) called as
+    ``method(model, inputs, target, **params) -> Tensor``, captum-shaped; the full
+    contract is in ``visualizer/analysis/attribution/__init__.py``.
+
+The other kinds (projection, pruning methods, corruptions, metrics, views, exporters,
+report sections) are reserved here so manifests can declare them; their call
+signatures arrive with the capabilities that use them.
 """
 
 from __future__ import annotations

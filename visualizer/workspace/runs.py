@@ -28,7 +28,8 @@ try:
 except ImportError:  # Windows: fall back to asking whether the writer's pid is alive
     fcntl = None
 
-KIND_PREFIX = {"activations": "act", "attribution": "attr", "projection": "proj"}
+KIND_PREFIX = {"activations": "act", "attribution": "attr", "projection": "proj",
+               "sanity": "sani"}
 
 
 def new_run_id(kind: str) -> str:

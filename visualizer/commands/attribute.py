@@ -1,0 +1,94 @@
+"""``python main.py attribute WS --model M --dataset D --method ID ...``: a new run.
+
+Prints the run id, or with ``--json`` the run (params, metrics) as JSON; ``--sanity``
+also runs the model-randomisation check and reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = "attribute"
+HELP = "attribution maps of a Captum method, with faithfulness metrics"
+
+
+def add_arguments(p) -> None:
+    from visualizer.analysis.attribution.baselines import KINDS
+    from visualizer.analysis.attribution.table import SMOOTH_TYPES
+
+    p.add_argument("workspace")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--method", default="integrated_gradients",
+                   help="a method id (see `plugins`): integrated_gradients, saliency, "
+                        "deeplift, occlusion, layer_gradcam, random, ...")
+    p.add_argument("--layer", help="layer for layer methods (default: the last convolution)")
+    p.add_argument("--target", default="pred", help="pred (default), label or a class index")
+    p.add_argument("--baseline", default="zeros", choices=KINDS)
+    p.add_argument("--split", default="test", choices=("train", "test", "all"))
+    p.add_argument("--limit", type=int, help="only the first N samples of the split")
+    p.add_argument("--samples", help="comma-separated sample indices of the split")
+    p.add_argument("--n-steps", type=int, help="path steps (Integrated Gradients, ...)")
+    p.add_argument("--smooth", choices=SMOOTH_TYPES, help="NoiseTunnel on a gradient method")
+    p.add_argument("--nt-samples", type=int, default=10)
+    p.add_argument("--stdev", type=float, default=0.1, help="NoiseTunnel noise std")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method parameter, e.g. --param window=3 (repeatable)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, help="default: chosen from memory")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-metrics", action="store_true", help="skip faithfulness metrics")
+    p.add_argument("--sanity", action="store_true",
+                   help="also run the model-randomisation sanity check")
+
+
+def run(args) -> dict[str, Any]:
+    from visualizer.analysis.attribution.api import build_request
+    from visualizer.analysis.attribution.job import attribute_job
+    from visualizer.cli import _with_bar
+    from visualizer.errors import DeepScopeError
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace.open(args.workspace)
+    params: dict[str, Any] = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DeepScopeError(f"--param {item!r}: use KEY=VALUE.")
+        params[key] = value
+    if args.n_steps is not None:
+        params["n_steps"] = args.n_steps
+    options = dict(split=args.split, limit=args.limit, target=args.target,
+                   baseline=args.baseline, layer=args.layer, smooth=args.smooth,
+                   nt_samples=args.nt_samples, nt_stdevs=args.stdev, device=args.device,
+                   batch_size=args.batch_size, seed=args.seed, metrics=not args.no_metrics)
+    if args.samples:
+        options["sample_ids"] = [int(s) for s in args.samples.split(",") if s.strip()]
+    request = build_request(ws, args.model, args.dataset, args.method, params=params,
+                            **options)
+    attr_run = ws.run(_with_bar(args, attribute_job, request))
+    result: dict[str, Any] = {"id": attr_run.id, "run": attr_run.to_json()}
+    m = attr_run.metrics
+    lines = [attr_run.id, f"{m['n_samples']} samples with {request.method}"
+             + (f" on layer {attr_run.params.get('layer')}" if attr_run.params.get("layer")
+                else "")]
+    for key in ("deletion_auc", "insertion_auc", "infidelity", "sensitivity", "mean_delta"):
+        if m.get(key) is not None:
+            lines.append(f"  {key:<14} {m[key]:.4f}")
+    if m.get("not_converged"):
+        lines.append(f"  not converged: {m['not_converged']} samples after "
+                     f"{m.get('max_n_steps')} steps")
+    if m.get("n_nonfinite"):
+        lines.append(f"  non-finite values: {m['n_nonfinite']}")
+    if args.sanity:
+        from visualizer.analysis.attribution.sanity import SanityRequest, sanity_job
+
+        sanity_run = ws.run(_with_bar(args, sanity_job, SanityRequest.from_attribute(
+            request, n_samples=min(8, args.limit or 8))))
+        result["sanity"] = sanity_run.to_json()
+        verdict = "passed" if sanity_run.metrics.get("passed") else "FAILED"
+        lines.append(f"sanity check {sanity_run.id}: {verdict} (rank correlation after "
+                     f"randomising every layer: "
+                     f"{sanity_run.metrics['final_spearman_abs']:.2f})")
+    result["text"] = "\n".join(lines)
+    return result

@@ -1,0 +1,1 @@
+"""The Attribution view: gallery with overlays, comparison grid, sample detail, sanity."""

@@ -1,0 +1,83 @@
+"""Qt-free loading of attribution and sanity runs for the view (read once, small).
+
+The view shows at most ``MAX_SAMPLES`` samples of a run; the arrays of those are read
+into memory here (a run of 8x8 digits is kilobytes; large images are capped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_SAMPLES = 1024
+PER_SAMPLE = ("sample_index", "label", "prediction", "confidence", "target", "top_classes",
+              "top_probs", "delta", "relative_delta", "converged", "n_steps_used",
+              "n_nonfinite", "deletion_auc", "insertion_auc", "deletion_curve",
+              "insertion_curve", "infidelity", "sensitivity")
+
+
+@dataclass
+class AttributionData:
+    run_id: str
+    method: str
+    model: str
+    dataset: str
+    split: str
+    signed: bool
+    params: dict
+    metrics: dict
+    attributions: np.ndarray
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def sample_index(self) -> np.ndarray:
+        return self.arrays["sample_index"]
+
+    def row_of(self, sample_id: int) -> int | None:
+        hits = np.flatnonzero(self.sample_index == sample_id)
+        return int(hits[0]) if len(hits) else None
+
+    @property
+    def title(self) -> str:
+        layer = self.params.get("layer")
+        return f"{self.method} · {self.model}" + (f" · {layer}" if layer else "")
+
+
+def load_attribution(ws, run_id: str, limit: int = MAX_SAMPLES) -> AttributionData:
+    run = ws.run(run_id)
+    with run.arrays() as a:
+        n = min(limit, a["attributions"].shape[0])
+        arrays = {k: a[k][:n] for k in PER_SAMPLE if k in a}
+        attributions = a["attributions"][:n]
+    p = run.params
+    return AttributionData(run.id, p.get("method", "?"), p.get("model", "?"),
+                           p.get("dataset", "?"), p.get("split", "test"),
+                           bool(p.get("signed", True)), p, run.metrics, attributions, arrays)
+
+
+@dataclass
+class SanityData:
+    run_id: str
+    method: str
+    layers: list[str]
+    spearman_abs: np.ndarray
+    spearman: np.ndarray
+    passed: bool
+    final: float
+
+
+def load_sanity(ws, run_id: str) -> SanityData:
+    run = ws.run(run_id)
+    with run.arrays() as a:
+        layers = [b.decode() for b in a["layers"][()]]
+        rho_abs, rho = a["spearman_abs"][()], a["spearman"][()]
+    return SanityData(run.id, run.params.get("method", "?"), layers, rho_abs, rho,
+                      bool(run.metrics.get("passed")),
+                      float(run.metrics.get("final_spearman_abs", float("nan"))))
+
+
+def latest_sanity(ws, model: str, method: str):
+    runs = [r for r in ws.runs(kind="sanity", status="complete")
+            if r.params.get("model") == model and r.params.get("method") == method]
+    return runs[-1] if runs else None
