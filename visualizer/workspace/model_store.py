@@ -42,6 +42,18 @@ def resolve_architecture(spec: str, root: Path | None = None) -> tuple[Callable,
     return manager.load(contribution), dict(contribution.meta, id=contribution.id)
 
 
+def layer_table(model, input_shape) -> list[list]:
+    """``[name, type, output shape, n_params]`` per layer, for pickers that must not
+    load the model (the GUI's layer boxes read it from the catalog)."""
+    import torch
+
+    from visualizer.models.introspection import describe_layers
+
+    example = torch.zeros(1, *input_shape)
+    return [[i.name, i.type_name, list(i.output_shape) if i.output_shape else None, i.n_params]
+            for i in describe_layers(model, example)]
+
+
 def add_zoo_model(ws: Workspace, name: str, architecture: str, *, dataset: str, seed: int,
                   epochs: int | None, progress=None) -> ModelRecord:
     import torch
@@ -69,6 +81,7 @@ def add_zoo_model(ws: Workspace, name: str, architecture: str, *, dataset: str, 
         "trained_on": dataset, "seed": seed, "train_seconds": round(seconds, 2),
         "test_accuracy": float(accuracy), "n_params": int(n_params), "trusted": False,
         "input_range": [0.0, 1.0], "torch": torch.__version__,
+        "layers": layer_table(model, x_train.shape[1:]),
     }
     rec = ModelRecord(name=name, format="safetensors", path=f"models/{dest.name}",
                       sha256=sha256_file(dest), architecture=meta.get("id", architecture),
@@ -98,22 +111,36 @@ def import_model(ws: Workspace, path: Path, name: str, *, arch: str | None, trus
                     "(or path/to/file.py:factory).")
         factory, _ = resolve_architecture(arch)
     model = load_model_file(path, factory=factory, trust=trust)  # refuses unsafe files
-    sha = sha256_file(path)
-    dest = ws.copy_in(path, f"models/{name}{SUFFIX.get(fmt, path.suffix)}")
-    if arch and ":" in arch:
-        module, _, attr = arch.rpartition(":")
-        if module.endswith(".py"):
-            arch_file = ws.copy_in(Path(module), f"models/{name}_arch.py")
-            arch_spec = f"models/{arch_file.name}:{attr}"
     info: dict[str, Any] = {
         "n_params": int(sum(p.numel() for p in model.parameters())),
         "trusted": fmt not in SAFE_FORMATS, "source_path": str(path.resolve()),
     }
     if input_shape:
         info["input_shape"] = list(input_shape)
-    rec = ModelRecord(name=name, format=fmt, path=f"models/{dest.name}", sha256=sha,
-                      architecture=arch_spec, info=info, created_at=time.time())
-    ws.catalog.put_model(rec)
+        try:
+            info["layers"] = layer_table(model, input_shape)
+        except Exception as exc:  # noqa: BLE001 - any failure here means a wrong shape
+            raise InvalidModelError(
+                f"the model does not run on inputs of shape {tuple(input_shape)} ({exc}).",
+                path=path, fix="check --input-shape (per sample, without the batch).") from exc
+    sha = sha256_file(path)
+    # Everything is checked: copy in last, and take the copies back if a later step fails,
+    # so a failed import leaves the workspace as it was.
+    copied: list[Path] = []
+    try:
+        dest = ws.copy_in(path, f"models/{name}{SUFFIX.get(fmt, path.suffix)}")
+        copied.append(dest)
+        module, _, attr = (arch or "").rpartition(":")
+        if module.endswith(".py"):
+            copied.append(ws.copy_in(Path(module), f"models/{name}_arch.py"))
+            arch_spec = f"models/{copied[-1].name}:{attr}"
+        rec = ModelRecord(name=name, format=fmt, path=f"models/{dest.name}", sha256=sha,
+                          architecture=arch_spec, info=info, created_at=time.time())
+        ws.catalog.put_model(rec)
+    except BaseException:
+        for copy in copied:
+            copy.unlink(missing_ok=True)
+        raise
     return rec
 
 

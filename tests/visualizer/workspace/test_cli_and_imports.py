@@ -36,9 +36,24 @@ def test_demo_and_info_json(demo_ws):
         assert os.path.exists(run["path"])
 
 
-def test_zoo_accuracies_recorded(demo_ws):
+def test_zoo_accuracies_and_layers_recorded(demo_ws):
     acc = {m.name: m.info["test_accuracy"] for m in demo_ws.models()}
     assert acc["cnn"] >= 0.95 and acc["resnet"] >= 0.95 and acc["mlp"] >= 0.93, acc
+    cnn = demo_ws.catalog.model("cnn")
+    model = demo_ws.load_model("cnn")
+    assert [row[0] for row in cnn.info["layers"]] == [n for n, _ in model.named_modules() if n]
+    assert cnn.info["layers"][0] == ["conv1", "Conv2d", [16, 8, 8], 160]
+
+
+def test_import_with_wrong_input_shape_is_explained(demo_ws, tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save(demo_ws.load_model("cnn").state_dict(), path)
+    with pytest.raises(DeepScopeError, match="input-shape"):
+        demo_ws.import_model(path, "w", arch="cnn", input_shape=(3, 2))
+    assert "w" not in [m.name for m in demo_ws.models()]
+    assert not any(p.name.startswith("w") for p in (demo_ws.root / "models").iterdir())
+    # and the same name works once the shape is right
+    assert demo_ws.import_model(path, "w", arch="cnn", input_shape=(1, 8, 8)).info["layers"]
 
 
 def test_import_state_dict_then_extract_via_cli(demo_ws, tmp_path):
