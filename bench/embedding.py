@@ -71,10 +71,17 @@ def bench_job(ws, run_id, x, repeats: int):
     app = QApplication.instance() or QApplication([])
     umap = import_umap()
     from visualizer.analysis.projection.methods import pca_reduce
+    from visualizer.analysis.projection.numba_cache import WarmUpRequest, warm_up
 
-    # warm numba in this process too (the job's worker loads it from the disk cache)
-    umap.UMAP(n_epochs=2, random_state=0).fit_transform(x[:300])
-    runner = QtJobRunner(JobList())
+    # Both sides warm, as in the app after start-up: this process for the direct calls,
+    # and the long-lived worker the job runs in (its warm-up is what the app runs).
+    warm_up(WarmUpRequest(force=True), NullContext())
+    jobs = JobList()
+    runner = QtJobRunner(jobs)
+    runner.add_warm_up(warm_up, WarmUpRequest(force=True), "warm up")
+    while any(not j.state.finished for j in jobs.jobs):
+        app.processEvents()
+        time.sleep(0.01)
     plot = QtScatterPlot()
     plot.resize(900, 700)
     plot.show()
@@ -108,7 +115,7 @@ def bench_job(ws, run_id, x, repeats: int):
         heart.timeout.connect(beat)
         heart.start()
         t = time.perf_counter()
-        job = runner.submit(project_job, request, name="bench umap", process=True)
+        job = runner.submit(project_job, request, name="bench umap", process="warm")
         bridge = runner.bridge(job)
         bridge.partial_arrived.connect(
             lambda p: plot.set_points(p.coords, p.sample_index, labels, fit=False))

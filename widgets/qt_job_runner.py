@@ -110,26 +110,55 @@ class QtJobRunner(QObject):
         self._notify = notify
         self._threads = ThreadRunner(max_workers=max_workers, name="deepscope-gui-job")
         self._processes = None
+        self._warm = None  # WarmWorkerRunner, made on first use
         self._bridges: dict[int, QtJobBridge] = {}
 
     def submit(self, fn: JobFunction, request: Any, name: str | None = None,
                on_done: Callable[[Job], Any] | None = None,
                on_failed: Callable[[Job], Any] | None = None, *,
-               process: bool = False) -> Job:
+               process: bool | str = False) -> Job:
         """Start ``fn(request, ctx)`` and return its Job at once.
 
         ``on_done(job)`` / ``on_failed(job)`` run on the GUI thread; ``job.result`` and
         ``job.error`` hold the outcome. Keep the Job (or its ``id``) to drop results
-        that arrive after a newer request for the same view.
+        that arrive after a newer request for the same view. ``process=True`` runs it in
+        a new child process, ``process="warm"`` in the long-lived warmed worker (see
+        ``add_warm_up``), both stoppable by Cancel.
         """
-        runner = self._process_runner() if process else self._threads
+        if process == "warm":
+            runner = self._warm_runner()
+        else:
+            runner = self._process_runner() if process else self._threads
         job = runner.submit(fn, request, name=name or getattr(fn, "__name__", "job"))
+        self._track(job, on_done, on_failed)
+        return job
+
+    def add_warm_up(self, fn: JobFunction, request: Any, name: str) -> None:
+        """Run ``fn(request, ctx)`` first in every warm worker process, starting one now.
+
+        For start-up costs that live in a process (imports, numba compilation): after
+        this, ``submit(..., process="warm")`` runs in a process that has paid them.
+        """
+        runner = self._warm_runner()
+        runner.add_warm_up(fn, request, name)
+        runner.start()
+
+    def _warm_runner(self):
+        if self._warm is None:
+            from visualizer.jobs.warm_worker import WarmWorkerRunner
+            from widgets._gui_thread import call_on_gui
+
+            self._warm = WarmWorkerRunner(
+                on_warm_up=lambda job: call_on_gui(self._track, job, None, lambda j: None))
+        return self._warm
+
+    def _track(self, job: Job, on_done, on_failed) -> None:
+        """Mirror ``job`` on the GUI thread and list it in the session's jobs."""
         bridge = QtJobBridge(job, self)
         self._bridges[job.id] = bridge
         bridge.finished.connect(lambda j: self._on_bridge_finished(j, on_done, on_failed))
         self._jobs.add(job)
         self.job_submitted.emit(job)
-        return job
 
     def bridge(self, job: Job) -> QtJobBridge | None:
         """The GUI-thread signals of a running job submitted here (None once finished)."""
@@ -165,6 +194,8 @@ class QtJobRunner(QObject):
         """Cancel what runs and stop the pool (called when the window closes)."""
         self.cancel_all()
         self._threads.shutdown(cancel=True, wait=wait)
+        if self._warm is not None:
+            self._warm.shutdown()
 
 
 def notify_failure(notify: Callable[..., Any], job: Job) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Views must not start background worker processes in every test; the warm worker has
+# its own tests (tests/visualizer/jobs/test_warm_worker.py).
+os.environ["DEEPSCOPE_NO_WARMUP"] = "1"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

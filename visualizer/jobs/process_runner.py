@@ -53,7 +53,11 @@ class _ChildContext:
 def _child_main(fn: JobFunction, request: Any, messages, cancel_event) -> None:
     # The parent owns Ctrl-C handling; a terminal's SIGINT must not kill the child mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    ctx = _ChildContext(messages, cancel_event)
+    run_in_child(fn, request, messages, _ChildContext(messages, cancel_event))
+
+
+def run_in_child(fn: JobFunction, request: Any, messages, ctx) -> None:
+    """Run one job in a child process and send how it ended as the last message."""
     try:
         result = fn(request, ctx)
     except JobCancelled:
@@ -104,65 +108,73 @@ class ProcessRunner:
         return job
 
     def _pump(self, job: Job, proc, messages, cancel_event) -> None:
-        ended = None
-        waited_since_cancel = 0.0
-        elapsed = 0.0
-        tick = 0.1
-        while ended is None:
-            try:
-                msg = messages.get(timeout=tick)
-            except queue.Empty:
-                elapsed += tick
-                if cancel_event.is_set():
-                    waited_since_cancel += tick
-                    if waited_since_cancel >= self._grace:
-                        stop_process(proc, grace=0.0)
-                        ended = ("cancelled",)
-                        break
-                if self._timeout is not None and elapsed >= self._timeout:
-                    stop_process(proc, grace=0.0)
-                    ended = ("timeout",)
-                    break
-                if not proc.is_alive():
-                    # Drain anything sent just before exit, then judge the exit code.
-                    try:
-                        msg = messages.get(timeout=0.5)
-                    except queue.Empty:
-                        ended = ("crashed", proc.exitcode)
-                        break
-                else:
-                    continue
-            kind = msg[0]
-            if kind == "progress":
-                job.done, job.total = msg[1], msg[2]
-                job.progressed.emit(msg[1], msg[2])
-            elif kind == "status":
-                job.status_text = msg[1]
-                job.status_changed.emit(msg[1])
-            elif kind == "partial":
-                job.partial_arrived.emit(msg[1])
-            else:
-                ended = msg
+        ended = pump_messages(job, proc, messages, cancel_event, self._grace, self._timeout)
         stop_process(proc, grace=self._grace)
-        self._finish(job, ended)
+        finish(job, ended)
 
-    @staticmethod
-    def _finish(job: Job, ended: tuple) -> None:
-        kind = ended[0]
-        if kind == "result":
-            job.result = ended[1]
-            job._set_state(JobState.DONE)
-        elif kind == "cancelled":
-            job._set_state(JobState.CANCELLED)
-        elif kind == "error":
-            job.error = ended[1]
-            if ended[2] is not None:
-                job._exception = ended[2]
-            job._set_state(JobState.FAILED)
-        else:
-            if kind == "timeout":
-                message = "the worker process ran past its time limit and was stopped"
+
+def pump_messages(job: Job, proc, messages, cancel_event, grace: float,
+                  timeout: float | None = None) -> tuple:
+    """Turn a child's messages into ``job`` signals until it ends; return how it ended.
+
+    A cancel that the child does not honour within ``grace`` seconds, a timeout, or a
+    dead child stop the pumping with ``("cancelled",)``, ``("timeout",)`` or
+    ``("crashed", exitcode)``; the process is terminated in the first two cases.
+    """
+    waited_since_cancel = 0.0
+    elapsed = 0.0
+    tick = 0.1
+    while True:
+        try:
+            msg = messages.get(timeout=tick)
+        except queue.Empty:
+            elapsed += tick
+            if cancel_event.is_set():
+                waited_since_cancel += tick
+                if waited_since_cancel >= grace:
+                    stop_process(proc, grace=0.0)
+                    return ("cancelled",)
+            if timeout is not None and elapsed >= timeout:
+                stop_process(proc, grace=0.0)
+                return ("timeout",)
+            if not proc.is_alive():
+                # Drain anything sent just before exit, then judge the exit code.
+                try:
+                    msg = messages.get(timeout=0.5)
+                except queue.Empty:
+                    return ("crashed", proc.exitcode)
             else:
-                message = f"the worker process crashed ({describe_exitcode(ended[1])})"
-            job.error = JobError("WorkerCrashed", message, "", user_facing=True)
-            job._set_state(JobState.FAILED)
+                continue
+        kind = msg[0]
+        if kind == "progress":
+            job.done, job.total = msg[1], msg[2]
+            job.progressed.emit(msg[1], msg[2])
+        elif kind == "status":
+            job.status_text = msg[1]
+            job.status_changed.emit(msg[1])
+        elif kind == "partial":
+            job.partial_arrived.emit(msg[1])
+        else:
+            return msg
+
+
+def finish(job: Job, ended: tuple) -> None:
+    """Record how a child's job ended (see ``pump_messages``) as the job's final state."""
+    kind = ended[0]
+    if kind == "result":
+        job.result = ended[1]
+        job._set_state(JobState.DONE)
+    elif kind == "cancelled":
+        job._set_state(JobState.CANCELLED)
+    elif kind == "error":
+        job.error = ended[1]
+        if ended[2] is not None:
+            job._exception = ended[2]
+        job._set_state(JobState.FAILED)
+    else:
+        if kind == "timeout":
+            message = "the worker process ran past its time limit and was stopped"
+        else:
+            message = f"the worker process crashed ({describe_exitcode(ended[1])})"
+        job.error = JobError("WorkerCrashed", message, "", user_facing=True)
+        job._set_state(JobState.FAILED)

@@ -88,7 +88,7 @@ class QtEmbeddingView(QWidget):
         connect_model(self, session.catalog_changed, self._on_session_catalog_changed)
         self._on_session_workspace_changed(session.workspace)
         if self.warm_up_delay_ms is not None and not os.environ.get("DEEPSCOPE_NO_WARMUP"):
-            QTimer.singleShot(self.warm_up_delay_ms, self._warm_up)
+            QTimer.singleShot(self.warm_up_delay_ms, self, self._warm_up)  # dies with the view
 
     # -- layout of the widget ------------------------------------------------------------
     def _build(self) -> None:
@@ -464,7 +464,8 @@ class QtEmbeddingView(QWidget):
 
         self._job = self.runner.submit(
             project_job, request, name=name, on_done=self._on_project_done,
-            on_failed=self._on_project_failed, process=method.in_process)
+            on_failed=self._on_project_failed,
+            process="warm" if method.in_process else False)
         token = self._job.id
         bridge = self.runner.bridge(self._job)
         if bridge is not None:
@@ -755,20 +756,15 @@ class QtEmbeddingView(QWidget):
 
     # -- start-up ------------------------------------------------------------------------
     def _warm_up(self) -> None:
-        """Compile UMAP's numba code in a background process once (first start only)."""
-        try:
-            from visualizer.analysis.projection.numba_cache import (
-                WarmUpRequest,
-                is_warm,
-                warm_up,
-            )
+        """Start the warm worker that UMAP and t-SNE run in, and compile numba code there.
 
-            if is_warm():
-                return
-            self.runner.submit(warm_up, WarmUpRequest(), name="Prepare UMAP (first start)",
-                               process=True, on_failed=lambda job: None)
-        except Exception:  # noqa: BLE001 - warming is an optimisation only
-            pass
+        Compiled code lives in a process (pynndescent's cannot be cached on disk), so
+        the warm-up runs in the same long-lived worker the projections will use.
+        """
+        from visualizer.analysis.projection.numba_cache import WarmUpRequest, warm_up
+
+        self.runner.add_warm_up(warm_up, WarmUpRequest(force=True),
+                                "Prepare UMAP (background, once per start)")
 
 
 def _resolve(name: str):

@@ -33,3 +33,15 @@ def fail(message, ctx):
 
 def crash(_, ctx):
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+WARMED = {"value": False}
+
+
+def warm(_, ctx):
+    WARMED["value"] = True
+    return "warm"
+
+
+def pid_and_warmth(_, ctx):
+    return os.getpid(), WARMED["value"]
