@@ -117,12 +117,22 @@ def bench_job(ws, run_id, x, repeats: int):
         t = time.perf_counter()
         job = runner.submit(project_job, request, name="bench umap", process="warm")
         bridge = runner.bridge(job)
-        bridge.partial_arrived.connect(
-            lambda p: plot.set_points(p.coords, p.sample_index, labels, fit=False))
+        last = []
+
+        def show_partial(p, last=last):
+            last.append(p)
+            plot.set_points(p.coords, p.sample_index, labels, fit=False, preview=True)
+
+        bridge.partial_arrived.connect(show_partial)
         while not job.state.finished:
             app.processEvents()
             time.sleep(0.001)
         job_times.append(time.perf_counter() - t)
+        if last:  # the final layout is drawn as exact points: its stall counts too
+            plot.set_points(last[-1].coords, last[-1].sample_index, labels, fit=False)
+            for _ in range(20):
+                app.processEvents()
+                time.sleep(0.01)
         heart.stop()
         if job.error:
             raise RuntimeError(str(job.error))

@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import collections
 import multiprocessing as mp
-import signal
 import threading
 from typing import Any
 
 from visualizer.jobs.contract import Job, JobFunction, JobState
 from visualizer.jobs.isolation import stop_process
-from visualizer.jobs.process_runner import _ChildContext, finish, pump_messages, run_in_child
+from visualizer.jobs.process_runner import (
+    _ChildContext,
+    background_process_setup,
+    finish,
+    pump_messages,
+    run_in_child,
+)
 
 
 def _worker_main(tasks, messages, cancel_event) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
+    background_process_setup()
     ctx = _ChildContext(messages, cancel_event)
     while True:
         task = tasks.get()

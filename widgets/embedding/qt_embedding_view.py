@@ -408,7 +408,7 @@ class QtEmbeddingView(QWidget):
         fit = fit or not self.scatter.user_moved or previous is None \
             or previous.stage != layout.stage
         self.scatter.set_points(layout.coords, layout.ids, self._colouring(layout),
-                                fit=fit)
+                                fit=fit, preview=layout.stage != "final")
         self._set_title()
         self._show_selection()
         if self.layout_b is not None:

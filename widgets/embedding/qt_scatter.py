@@ -25,6 +25,7 @@ from widgets.embedding.density import density_rgba
 from widgets.embedding.geometry import PointIndex
 
 DENSITY_THRESHOLD = 100_000
+PREVIEW_POINTS = 20_000  # intermediate layouts above this are drawn as density
 MARGIN = 0.25  # the density image covers the view plus this fraction on each side
 MAX_OVERLAY = 5000  # selected points drawn as rings (the rest are counted)
 MODES = ("pan", "lasso", "box")
@@ -86,6 +87,7 @@ class QtScatterPlot(pg.PlotWidget):
         super().__init__(parent, viewBox=vb, background=background)
         self._vb = vb
         self.density_threshold = density_threshold
+        self.preview = False
         self.mode = "pan"
         self.shown = "empty"
         self.plotItem.setMenuEnabled(False)
@@ -168,8 +170,15 @@ class QtScatterPlot(pg.PlotWidget):
 
     # -- data -------------------------------------------------------------------------
     def set_points(self, coords: np.ndarray, ids: np.ndarray,
-                   colouring: Colouring | None = None, *, fit: bool = True) -> None:
-        """Show ``coords`` ((N, 2)) for sample ``ids``; ``fit`` frames them."""
+                   colouring: Colouring | None = None, *, fit: bool = True,
+                   preview: bool = False) -> None:
+        """Show ``coords`` ((N, 2)) for sample ``ids``; ``fit`` frames them.
+
+        ``preview`` marks an intermediate layout (UMAP epochs streaming in): above
+        ``PREVIEW_POINTS`` it is drawn as a density image, because handing pyqtgraph new
+        exact points costs about 3 ms per 1,000 on the GUI thread, several times a second.
+        """
+        self.preview = preview
         coords = np.asarray(coords, dtype=np.float32)
         ok = np.isfinite(coords).all(axis=1)
         self._raw_ok = ok
@@ -271,7 +280,7 @@ class QtScatterPlot(pg.PlotWidget):
         cum = np.concatenate([[0], np.cumsum(in_view, dtype=np.int64)])
         counts = [int(cum[b] - cum[a]) for a, b in self._bounds]
         total = sum(c for c, v in zip(counts, vis, strict=True) if v)
-        if total > self.density_threshold:
+        if total > self.density_threshold or (self.preview and self.n > PREVIEW_POINTS):
             if not self._density_covers(x0, x1, y0, y1, vis):
                 self._show_density(x0, x1, y0, y1, vis)
         else:
