@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_SAMPLES = 1024
+MAX_BYTES = 256 << 20  # at most this much of a run's maps is held for the view
+SYNC_LOAD_BYTES = 8 << 20  # smaller runs load at once; larger ones in a job
 PER_SAMPLE = ("sample_index", "label", "prediction", "confidence", "target", "top_classes",
               "top_probs", "delta", "relative_delta", "converged", "n_steps_used",
               "n_nonfinite", "deletion_auc", "insertion_auc", "deletion_curve",
@@ -44,16 +46,44 @@ class AttributionData:
         return f"{self.method} · {self.model}" + (f" · {layer}" if layer else "")
 
 
+def shown_rows(ws, run_id: str, limit: int = MAX_SAMPLES) -> tuple[int, int]:
+    """``(rows, bytes)`` of a run's maps the view would hold (metadata only, no data)."""
+    with ws.run(run_id).arrays() as a:
+        ds = a["attributions"]
+        per_sample = int(np.prod(ds.shape[1:])) * ds.dtype.itemsize
+        rows = min(limit, ds.shape[0], max(1, MAX_BYTES // max(per_sample, 1)))
+        return rows, rows * per_sample
+
+
 def load_attribution(ws, run_id: str, limit: int = MAX_SAMPLES) -> AttributionData:
     run = ws.run(run_id)
+    n, _ = shown_rows(ws, run_id, limit)
     with run.arrays() as a:
-        n = min(limit, a["attributions"].shape[0])
         arrays = {k: a[k][:n] for k in PER_SAMPLE if k in a}
         attributions = a["attributions"][:n]
     p = run.params
     return AttributionData(run.id, p.get("method", "?"), p.get("model", "?"),
                            p.get("dataset", "?"), p.get("split", "test"),
                            bool(p.get("signed", True)), p, run.metrics, attributions, arrays)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    workspace: str
+    run_id: str
+
+
+def load_for_view(request: LoadRequest, ctx):
+    """Job: an attribution run and its dataset split, for runs too large to read on the
+    GUI thread."""
+    from visualizer.samples import split_samples
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace(request.workspace)
+    ctx.status("reading the attribution run")
+    data = load_attribution(ws, request.run_id)
+    ctx.check_cancelled()
+    return data, split_samples(ws, data.dataset, data.split)
 
 
 @dataclass

@@ -26,10 +26,14 @@ class QtAttributionJobs(QObject):
         self.job = job
         bridge = self.runner.bridge(job)
         if bridge is not None:
-            bridge.progressed.connect(self.controls.show_progress)
-            bridge.status_changed.connect(self.controls.status.setText)
-            bridge.partial_arrived.connect(self._on_job_partial)
-            bridge.state_changed.connect(self._on_job_state_changed)
+            # A replaced job keeps signalling until it stops: only the current one speaks.
+            def current(slot):
+                return lambda *args: slot(*args) if job is self.job else None
+
+            bridge.progressed.connect(current(self.controls.show_progress))
+            bridge.status_changed.connect(current(self.controls.status.setText))
+            bridge.partial_arrived.connect(current(self._on_job_partial))
+            bridge.state_changed.connect(current(self._on_job_state_changed))
         self.controls.show_running()
         return job
 
@@ -48,7 +52,8 @@ class QtAttributionJobs(QObject):
                 self.cancelled.emit()
 
     def _on_job_done(self, job) -> None:
-        self.done.emit(job)
+        if job is self.job:  # a replaced job that finished anyway is not shown
+            self.done.emit(job)
 
     def _on_job_failed(self, job) -> None:
         self.controls.status.setText(f"failed: {job.error}")

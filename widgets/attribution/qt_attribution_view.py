@@ -16,7 +16,7 @@ import numpy as np
 from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
 from widgets._gui_thread import connect_model
-from widgets.attribution.data import latest_sanity, load_attribution, load_sanity
+from widgets.attribution.data import latest_sanity, load_attribution, load_sanity, shown_rows
 from widgets.attribution.qt_attribution_jobs import QtAttributionJobs
 from widgets.attribution.qt_attribution_tabs import TABS, QtAttributionTabs
 from widgets.attribution.qt_display_bar import QtDisplayBar
@@ -33,6 +33,7 @@ class QtAttributionView(QWidget):
         self.options = DisplayOptions()
         self.data = None  # AttributionData of the shown run
         self.samples = None  # SplitSamples of its dataset
+        self._loading_run: str | None = None  # the run being read in a job, if any
         self.controls = QtRunControls(session)
         self.display = QtDisplayBar(self.options)
         self.tabs = QtAttributionTabs(session)
@@ -106,11 +107,28 @@ class QtAttributionView(QWidget):
             self.show_run(run_id)
 
     def show_run(self, run_id: str) -> None:
+        """Show a run: small ones at once, large ones read in a job (never on this thread)."""
         from visualizer.samples import split_samples
+        from widgets.attribution.data import SYNC_LOAD_BYTES, LoadRequest, load_for_view
 
         ws = self.session.workspace
-        self.data = load_attribution(ws, run_id)
-        self.samples = split_samples(ws, self.data.dataset, self.data.split)
+        self._loading_run = run_id
+        _, size = shown_rows(ws, run_id)
+        if size <= SYNC_LOAD_BYTES:
+            data = load_attribution(ws, run_id)
+            self._show_loaded(data, split_samples(ws, data.dataset, data.split))
+            return
+        self.status.setText(f"reading run {run_id} ({size / 2**20:.0f} MiB) …")
+
+        def loaded(job) -> None:
+            if self._loading_run == run_id:  # a newer choice wins
+                self._show_loaded(*job.result)
+
+        self.runner.submit(load_for_view, LoadRequest(str(ws.root), run_id),
+                           name=f"Read attribution run {run_id}", on_done=loaded)
+
+    def _show_loaded(self, data, samples) -> None:
+        self.data, self.samples = data, samples
         self.display.set_classes(self.samples.class_names)
         self.tabs.show_summary(self.data, self.options)
         self.tabs.default_comparison(self.data)

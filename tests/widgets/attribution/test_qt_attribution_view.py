@@ -95,3 +95,36 @@ def test_nonfinite_maps_render_in_their_own_colour():
     assert (out[0:4, 0:4] == out[0, 0]).all()  # whole-pixel upscaling, no smoothing
     bars = cm.bars(np.array([1.0, -0.5, np.nan]), signed=True, vmax=1.0, size=30)
     assert bars.shape == (30, 30, 3)
+
+
+def test_large_runs_load_in_a_job_not_on_the_gui_thread(qtbot, view, monkeypatch):
+    import widgets.attribution.data as data
+
+    pick(view, "saliency", 6)
+    with qtbot.waitSignal(view.runner.job_finished, timeout=60000):
+        job = view.start()
+    monkeypatch.setattr(data, "SYNC_LOAD_BYTES", 0)  # every run counts as large now
+    view.data = None
+    with qtbot.waitSignal(view.runner.job_finished, timeout=60000) as blocker:
+        view.show_run(job.result)
+    assert view.data is None or blocker.args[0].name.startswith("Read attribution run")
+    qtbot.waitUntil(lambda: view.data is not None and view.data.run_id == job.result)
+    assert view.gallery.model().rowCount() == 6
+
+
+def test_a_replaced_job_does_not_touch_the_controls(qtbot, view):
+    told = []
+    original = view.controls.show_finished
+    view.controls.show_finished = lambda state: (told.append(state.value), original(state))
+    pick(view, "integrated_gradients", 360)
+    view._param_widgets["n_steps"].setValue(400)
+    first = view.start()
+    pick(view, "saliency", 4)
+    with qtbot.waitSignal(view.runner.job_finished, timeout=60000,
+                          check_params_cb=lambda j: j is not first):
+        second = view.start()
+    assert first.wait(30) and first.state.value == "cancelled"
+    qtbot.wait(200)  # let the first job's late signals arrive
+    assert second.state.value == "done"
+    assert view.data.run_id == second.result
+    assert told == ["done"]  # the replaced job's "cancelled" never reached the controls
