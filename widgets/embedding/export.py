@@ -1,9 +1,11 @@
-"""Export a view to PNG or SVG (also used by the headless render)."""
+"""Export a view to PNG or SVG (also used by the headless render), and the selected
+samples to CSV."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, QRectF, QSize
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
@@ -43,3 +45,28 @@ def export_widget(widget: QWidget, path: str | Path, scale: float = 2.0) -> Path
             widget.render(painter, QPoint(0, 0))
             painter.end()
     return path
+
+
+def export_selection_csv(layout, ids, path) -> str:
+    """Write ``sample_id,label,prediction,confidence`` rows for ``ids`` (atomically)."""
+    import csv
+    import io
+
+    from visualizer.workspace.atomic import atomic_write_text
+
+    ids = np.asarray(ids, dtype=np.int64)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["sample_id", "label", "prediction", "confidence"])
+    context = layout.context if layout is not None else None
+    cols = [context.values_at(name, ids) if context is not None else None
+            for name in ("label", "prediction", "confidence")]
+    for i, sid in enumerate(ids):
+        row = [int(sid)]
+        for values, integer in zip(cols, (True, True, False), strict=True):
+            v = None if values is None else values[i]
+            row.append("" if v is None or not np.isfinite(v) else
+                       (int(v) if integer else f"{v:.6g}"))
+        writer.writerow(row)
+    atomic_write_text(path, buf.getvalue())
+    return str(path)

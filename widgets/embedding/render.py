@@ -29,7 +29,7 @@ def _projection_run(workspace, run: str | None, options: dict[str, Any]):
     if rec.kind == "projection":
         return rec
     if rec.kind == "activations":
-        from widgets.embedding.qt_embedding_view import default_layer
+        from widgets.embedding.qt_source_picker import default_layer
 
         layer = options.get("layer") or default_layer(list(rec.params.get("layers", [])))
         return workspace.project(rec.id, layer, options.get("method", "pca"))
