@@ -221,8 +221,9 @@ class QtScatterPlot(pg.PlotWidget):
         self._brushes = [pg.mkBrush(*map(int, c)) for c in colouring.colors]
         self._items = []
         for k, brush in enumerate(self._brushes):
+            # Antialiasing smooths a few big dots; for many 3-px dots it only costs time.
             item = pg.ScatterPlotItem(pxMode=True, pen=None, brush=brush, size=self._size,
-                                      antialias=True)
+                                      antialias=self.n <= PREVIEW_POINTS)
             item.setZValue(k)
             self._vb.addItem(item)
             self._items.append(item)
