@@ -266,7 +266,7 @@ class QtAttributionView(QWidget):
         self.tabs.set_tab(name)
 
     def export(self, path: str | Path) -> Path:
-        from widgets.attribution.render import export_widget
+        from widgets.common.export import export_widget
 
         return export_widget(self.current_panel(), Path(path))
 

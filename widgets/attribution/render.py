@@ -11,31 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from visualizer.errors import DeepScopeError
-
-
-def export_widget(widget, out: Path) -> Path:
-    """Write ``widget`` as it is drawn to ``out`` (.png raster, .svg vector with images)."""
-    from PySide6.QtCore import QPoint, QRect, QSize
-    from PySide6.QtGui import QPainter
-    from PySide6.QtSvg import QSvgGenerator
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".svg":
-        gen = QSvgGenerator()
-        gen.setFileName(str(out))
-        gen.setSize(QSize(widget.width(), widget.height()))
-        gen.setViewBox(QRect(0, 0, widget.width(), widget.height()))
-        gen.setTitle("DeepScope attribution view")
-        painter = QPainter(gen)
-        try:
-            widget.render(painter, QPoint(0, 0))
-        finally:
-            painter.end()
-    else:
-        if not widget.grab().save(str(out)):
-            raise DeepScopeError(f"could not write {out}.", fix="check the folder is writable.")
-    return out
+from widgets.common.export import export_widget
 
 
 def render(workspace, *, run=None, out, options) -> Path:
@@ -72,7 +48,8 @@ def render(workspace, *, run=None, out, options) -> Path:
     for _ in range(3):
         QApplication.processEvents()
     try:
-        return export_widget(view.current_panel(), Path(out))
+        return export_widget(view.current_panel(), Path(out), scale=1.0,
+                             title="DeepScope attribution view")
     finally:
         view.close()
         runner.shutdown()

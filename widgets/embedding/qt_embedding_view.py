@@ -254,7 +254,7 @@ class QtEmbeddingView(QWidget):
 
     # -- export ------------------------------------------------------------------------
     def export_image(self, path) -> object:
-        from widgets.embedding.export import export_widget
+        from widgets.common.export import export_widget
 
         target = self.plots if self.layout_b is not None else self.scatter
         return export_widget(target, path)

@@ -42,9 +42,9 @@ def render(workspace, *, run: str | None = None, out, options: dict[str, Any]) -
     from PySide6.QtWidgets import QApplication, QSplitter, QVBoxLayout, QWidget
 
     from visualizer.jobs.contract import NullContext
+    from widgets.common.export import export_widget
     from widgets.embedding.colouring import colouring_for
     from widgets.embedding.data import LayoutRequest, load_layout
-    from widgets.embedding.export import export_widget
     from widgets.embedding.qt_scatter import QtScatterPlot
     from widgets.qt_text import plain_label
 

@@ -508,7 +508,7 @@ class QtLayerView(QWidget):
         self._on_canvas_node_clicked(name)
 
     def _export(self, widget: QWidget, fmt: str) -> None:
-        from widgets.layers.export import export_widget
+        from widgets.common.export import export_widget
         from widgets.qt_dialogs import last_dir
 
         path, _ = QFileDialog.getSaveFileName(

@@ -37,7 +37,7 @@ def render(workspace, *, run: str | None = None, out, options: dict | None = Non
 
     from visualizer.analysis.layers.view_state import LayerViewState
     from visualizer.session import Session
-    from widgets.layers.export import export_widget
+    from widgets.common.export import export_widget
     from widgets.layers.qt_layer_view import QtLayerView
 
     options = dict(options or {})
@@ -74,7 +74,7 @@ def render(workspace, *, run: str | None = None, out, options: dict | None = Non
     if session.selection.layer:
         view.canvas.set_selected(view.canvas.node_for_layer(session.selection.layer))
     app.processEvents()
-    path = export_widget(view, out, scale=1.0 if str(out).lower().endswith(".png") else 1.0)
+    path = export_widget(view, out, scale=1.0, title="DeepScope layer view")
     view.close()
     view.deleteLater()
     app.processEvents()

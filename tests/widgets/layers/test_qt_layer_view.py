@@ -63,11 +63,11 @@ def test_node_click_sets_the_layer_and_the_layer_highlights_the_node(qtbot, make
     session.selection.layer = "layer2.1.bn2"  # model -> view
     assert view.canvas.selected == "layer2.1.bn2"
     qtbot.waitUntil(lambda: view.detail is not None and view.detail.layer == "layer2.1.bn2"
-                    and not view.pending(), timeout=20_000)
+                    and not view.pending(), timeout=60_000)
     # Folded blocks: the layer highlights the module that holds it.
     view.collapse_box.setCurrentIndex(2)
     qtbot.waitUntil(lambda: "layer2.1" in view.canvas.index and not view.pending(),
-                    timeout=20_000)
+                    timeout=60_000)
     assert view.canvas.selected == "layer2.1"
     view.search_box.setText("downsample")
     # Folded: the block that holds a matching layer matches.
@@ -79,7 +79,7 @@ def test_statistics_shown_equal_numpy_on_the_dump(qtbot, make_view, demo_ws, ses
     session.selection.layer = "relu2"
     qtbot.waitUntil(lambda: view.detail is not None and view.detail.layer == "relu2"
                     and view.top is not None and view.top.layer == "relu2"
-                    and not view.pending(), timeout=20_000)
+                    and not view.pending(), timeout=60_000)
     run = demo_ws.run(session.selection.run_id)
     with run.arrays() as arrays:
         dump = arrays["relu2"][()].astype(np.float64)
@@ -90,14 +90,14 @@ def test_statistics_shown_equal_numpy_on_the_dump(qtbot, make_view, demo_ws, ses
     np.testing.assert_array_equal(view.units_panel.table.dead, dump.max(axis=(0, 2, 3)) <= 0)
     # Top samples of the picked unit equal a numpy argsort; the gallery shows them.
     view.units_panel.unit_clicked.emit(4)
-    qtbot.waitUntil(lambda: view.top.unit == 4 and not view.pending(), timeout=20_000)
+    qtbot.waitUntil(lambda: view.top.unit == 4 and not view.pending(), timeout=60_000)
     want = np.argsort(-dump[:, 4].mean(axis=(1, 2)), kind="stable")[:16]
     np.testing.assert_array_equal(view.top.rows, want)
     np.testing.assert_array_equal(view.top_panel.gallery.sample_ids, want)
     # Feature maps follow the selected sample.
     session.selection.hovered_sample = 11
     qtbot.waitUntil(lambda: view.features is not None and view.features.sample == 11
-                    and not view.pending(), timeout=20_000)
+                    and not view.pending(), timeout=60_000)
     np.testing.assert_array_equal(view.features.values, dump[11].astype(np.float32))
     assert view.feature_grid.image.image.shape[:2] == (6 * 8 + 5, 6 * 8 + 5)  # 32 maps, 6x6
     view.color_box.setCurrentIndex(view.color_box.findData("dead_fraction"))
