@@ -9,6 +9,17 @@ import pytest
 os.environ["DEEPSCOPE_PLUGIN_PATH"] = os.path.join(os.path.dirname(__file__), "no-user-plugins")
 
 
+@pytest.fixture(autouse=True)
+def _forget_plugin_failures():
+    """Tests that make plugins fail on purpose must not leave failures for later tests."""
+    yield
+    import plugins.manager
+
+    if plugins.manager._manager is not None:
+        for info in plugins.manager._manager.plugins.values():
+            info.failures.clear()
+
+
 @pytest.fixture(scope="session")
 def demo_ws_path(tmp_path_factory):
     from visualizer.demo import DemoRequest, build_demo
