@@ -38,12 +38,7 @@ class CaptumMethod:
                   nt_samples: int = 10, nt_stdevs: float = 0.1, seed: int | None = None,
                   internal_batch_size: int | None = None, **params: Any):
         spec = self.spec
-        unknown = set(params) - {p.name for p in spec.params}
-        if unknown:
-            raise DeepScopeError(
-                f"{spec.id} has no parameter {', '.join(sorted(map(repr, unknown)))}.",
-                fix=f"its parameters: {', '.join(p.name for p in spec.params) or 'none'}.")
-        values = {**spec.defaults(), **params}
+        values = spec.with_defaults(params)
         if return_convergence_delta and not spec.has_delta:
             raise DeepScopeError(f"{spec.id} has no convergence delta.")
         if smooth and (not spec.gradient or smooth not in SMOOTH_TYPES):

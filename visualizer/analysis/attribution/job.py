@@ -108,13 +108,7 @@ def prepare(request: AttributeRequest, ctx: JobContext) -> Prepared:
         raise NotFoundError(f"no samples to explain in split {request.split!r}.",
                             fix="choose another split, or a larger --limit.")
     x, y = np.ascontiguousarray(x_all[index]), y_all[index]
-    params = dict(request.params)
-    unknown = set(params) - {p.name for p in spec.params}
-    if unknown:
-        raise DeepScopeError(
-            f"{spec.id} has no parameter {', '.join(sorted(map(repr, unknown)))}.",
-            fix=f"its parameters: {', '.join(p.name for p in spec.params) or 'none'}.")
-    params = {**spec.defaults(), **params}
+    params = spec.with_defaults(dict(request.params))
     layer = request.layer
     if spec.layer and not layer:
         layer = default_layer(model, torch.from_numpy(x[:1]).to(device))
@@ -339,7 +333,6 @@ def to_input_space(layer_attr, xb):
     """A layer map summed over channels and upsampled (bilinear) to the input's size."""
     import torch.nn.functional as F
 
-    from visualizer.errors import DeepScopeError
 
     if layer_attr.dim() != 4 or xb.dim() != 4:
         raise DeepScopeError(

@@ -54,6 +54,17 @@ class MethodSpec:
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
 
+    def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` over the declared defaults; an undeclared name is a user error."""
+        from visualizer.errors import DeepScopeError
+
+        unknown = set(params) - {p.name for p in self.params}
+        if unknown:
+            raise DeepScopeError(
+                f"{self.id} has no parameter {', '.join(sorted(map(repr, unknown)))}.",
+                fix=f"its parameters: {', '.join(p.name for p in self.params) or 'none'}.")
+        return {**self.defaults(), **params}
+
 
 N_STEPS = Param("n_steps", 50, "int", "Riemann/Gauss-Legendre steps along the path", 2, 5000)
 IG_METHOD = Param("method", "gausslegendre", "choice", "integral approximation",
