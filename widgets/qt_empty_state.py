@@ -60,3 +60,25 @@ class QtEmptyState(QWidget):
             self.hint.setText(hint)
             self.hint.setVisible(bool(hint))
         self._fit_heights()
+
+
+OPEN_WORKSPACE_HINT = ("Open a workspace (File menu), then select an activation run in the "
+                       "workspace browser on the left.")
+
+
+def activation_run_or_hint(workspace, run_id: str | None, select_hint: str):
+    """``(run, None)`` when ``run_id`` is an activation run to show, else ``(None, hint)``
+    with the text for the view's empty state (no workspace, nothing selected, a run
+    that is missing or of another kind)."""
+    if workspace is None:
+        return None, OPEN_WORKSPACE_HINT
+    if not run_id:
+        return None, select_hint
+    try:
+        run = workspace.run(run_id)
+    except Exception as exc:  # noqa: BLE001 - a missing run must not break the view
+        return None, f"Run {run_id} cannot be shown: {exc}"
+    if run.kind != "activations":
+        return None, (f"Run {run_id} cannot be shown: run {run_id} is a {run.kind} run, "
+                      "not an activation run.")
+    return run, None

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from visualizer.analysis.layers.units import dead_units
 from widgets._gui_thread import connect_model
-from widgets.qt_empty_state import QtEmptyState
+from widgets.qt_empty_state import QtEmptyState, activation_run_or_hint
 from widgets.qt_text import plain_label
 
 DEAD_RULE = "never active on the dataset (max ≤ 0)"
@@ -190,21 +190,16 @@ class QtRunOverview(QWidget):
     def show_run(self, run_id: str | None) -> None:
         ws = self.session.workspace
         self.layers = []
-        if ws is None or not run_id:
-            self.empty.set_texts(hint="Open a workspace (File menu), then select an activation "
-                                      "run in the workspace browser on the left."
-                                 if ws is None else
-                                 "Select an activation run in the workspace browser on the "
-                                 "left, or make one with Analysis > Extract activations.")
-            self.stack.setCurrentIndex(0)
-            return
-        try:
-            run = ws.run(run_id)
-            if run.kind != "activations":
-                raise ValueError(f"run {run_id} is a {run.kind} run, not an activation run.")
-            self.layers = summarize_layers(run)
-        except Exception as exc:  # noqa: BLE001 - a damaged run file must not break the page
-            self.empty.set_texts(hint=f"Run {run_id} cannot be shown: {exc}")
+        run, hint = activation_run_or_hint(
+            ws, run_id, "Select an activation run in the workspace browser on the left, or "
+                        "make one with Analysis > Extract activations.")
+        if run is not None:
+            try:
+                self.layers = summarize_layers(run)
+            except Exception as exc:  # noqa: BLE001 - a damaged run file must not break the page
+                run, hint = None, f"Run {run_id} cannot be shown: {exc}"
+        if run is None:
+            self.empty.set_texts(hint=hint)
             self.stack.setCurrentIndex(0)
             return
         self._fill(run)

@@ -35,7 +35,7 @@ from widgets.layers.qt_graph_canvas import QtGraphCanvas
 from widgets.layers.qt_top_samples import QtTopSamples
 from widgets.layers.qt_unit_panel import QtUnitPanel
 from widgets.layers.qt_weights_panel import QtWeightsPanel
-from widgets.qt_empty_state import QtEmptyState
+from widgets.qt_empty_state import QtEmptyState, activation_run_or_hint
 from widgets.qt_text import plain_label
 
 COLLAPSE_CHOICES = (("Every layer", 0), ("Fold modules at depth 1", 1),
@@ -242,20 +242,11 @@ class QtLayerView(QWidget):
                 job.cancel()
         self._latest.clear()
         self.run_id = None
-        if ws is None or not run_id:
-            self.empty.set_texts(hint="Open a workspace (File menu), then select an activation "
-                                      "run in the workspace browser on the left."
-                                 if ws is None else
-                                 "Select an activation run in the workspace browser on the "
-                                 "left: its model's graph appears here.")
-            self.stack.setCurrentIndex(0)
-            return
-        try:
-            run = ws.run(run_id)
-            if run.kind != "activations":
-                raise ValueError(f"run {run_id} is a {run.kind} run, not an activation run.")
-        except Exception as exc:  # noqa: BLE001 - a missing run must not break the tab
-            self.empty.set_texts(hint=f"Run {run_id} cannot be shown: {exc}")
+        run, hint = activation_run_or_hint(
+            ws, run_id, "Select an activation run in the workspace browser on the left: its "
+                        "model's graph appears here.")
+        if run is None:
+            self.empty.set_texts(hint=hint)
             self.stack.setCurrentIndex(0)
             return
         self.run_id = run_id
