@@ -174,12 +174,9 @@ def resolve_layer(model, layer: str | None):
     return modules[layer]
 
 
-def default_layer(model, example) -> str | None:
+def default_layer(infos) -> str | None:
     """The last convolution of the model (pytorch-grad-cam's usual advice), else the
-    last leaf layer with a spatial output."""
-    from visualizer.models.introspection import describe_layers
-
-    infos = describe_layers(model, example)
+    last leaf layer with a spatial output; ``infos`` from ``describe_layers``."""
     spatial = [i for i in infos if i.is_leaf and i.output_shape and len(i.output_shape) >= 2]
     convs = [i for i in spatial if "Conv" in i.type_name]
     pick = (convs or spatial or [None])[-1]

@@ -78,6 +78,15 @@ def randomize(module, seed: int) -> None:
 
 def sanity_job(request: SanityRequest, ctx: JobContext) -> str:
     """Job: a new ``sanity`` run for ``request.method``; returns its id."""
+    from visualizer.analysis.attribution.job import prepared
+
+    req = replace(request, limit=request.n_samples if request.sample_ids is None
+                  else request.limit)
+    with prepared(req, ctx) as p:
+        return _sanity(p, req, request.n_samples, ctx)
+
+
+def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
     import torch
 
     from visualizer.analysis.attribution.job import (
@@ -85,18 +94,13 @@ def sanity_job(request: SanityRequest, ctx: JobContext) -> str:
         call_method,
         plan_batches,
         predict,
-        prepare,
         to_input_space,
     )
     from visualizer.analysis.attribution.targets import parse_target, resolve_targets
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.runfile import RunFileWriter
 
-    req = replace(request, limit=request.n_samples if request.sample_ids is None
-                  else request.limit, smooth=request.smooth)
-    p = prepare(req, ctx)
-    p.x, p.y, p.index = p.x[: request.n_samples], p.y[: request.n_samples], \
-        p.index[: request.n_samples]
+    p.x, p.y, p.index = p.x[:n_samples], p.y[:n_samples], p.index[:n_samples]
     logits = predict(p.model, p.x, p.device)
     targets = resolve_targets(parse_target(req.target), logits.argmax(1), p.y, logits.shape[1])
     xb = torch.from_numpy(p.x).to(p.device)
@@ -123,7 +127,7 @@ def sanity_job(request: SanityRequest, ctx: JobContext) -> str:
     for k, name in enumerate(layers):
         ctx.check_cancelled()
         ctx.status(f"randomising {name}")
-        randomize(modules[name], request.seed + k)
+        randomize(modules[name], req.seed + k)
         current = maps()
         all_maps.append(current)
         rho_abs.append(spearman_rows(np.abs(all_maps[0]), np.abs(current)))
