@@ -83,11 +83,12 @@ def list_model_layers(request: ListLayersRequest, ctx: JobContext) -> list[tuple
     import torch
 
     from visualizer.models.introspection import describe_layers
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     ctx.status("loading the model")
-    model = Workspace(request.workspace).load_model(request.model, device="cpu")
-    with torch.inference_mode():
+    with model_pool.borrow(Workspace(request.workspace), request.model) as model, \
+            torch.inference_mode():
         infos = describe_layers(model, torch.zeros((1, *request.input_shape)))
     return [(i.name, i.type_name, "×".join(map(str, i.output_shape)))
             for i in infos if i.output_shape is not None and i.is_leaf]

@@ -84,19 +84,25 @@ def torch_aminmax(t, dims):
 
 def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
     """Job: dump activations to a new ``activations`` run; returns the run id."""
-    import torch
-
     from visualizer.jobs.device import resolve_device
-    from visualizer.models.introspection import describe_layers
-    from visualizer.workspace.provenance import base_provenance
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     ctx.status("loading model and data")
     ws = Workspace(request.workspace)
     device = resolve_device(request.device)
+    with model_pool.borrow(ws, request.model, device) as model:
+        return _extract(request, ctx, ws, model, device)
+
+
+def _extract(request: ExtractRequest, ctx: JobContext, ws, model, device: str) -> str:
+    import torch
+
+    from visualizer.models.introspection import describe_layers
+    from visualizer.workspace.provenance import base_provenance
+
     model_rec = ws.catalog.model(request.model)
     data_rec = ws.catalog.dataset(request.dataset)
-    model = ws.load_model(request.model, device=device)
     x, y = ws.load_dataset(request.dataset).arrays(request.split)
     if request.limit is not None:
         x, y = x[: request.limit], y[: request.limit]

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from visualizer.workspace.workspace import Workspace
 
-MAX_IDLE = 2
+MAX_IDLE = 3
 _HOOK_KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
                "_backward_pre_hooks")
 

@@ -20,7 +20,7 @@ from visualizer.analysis.layers.units import (
     saturated_units,
     unit_table,
 )
-from visualizer.analysis.layers.weights import cached_model, module_weights
+from visualizer.analysis.layers.weights import module_weights
 from visualizer.jobs import NullContext
 
 
@@ -114,7 +114,7 @@ def test_feature_maps_from_the_dump_and_with_hooks(demo_ws):
 
 def test_weights_and_detail_match_numpy(demo_ws):
     run = _run(demo_ws, "cnn")
-    model = cached_model(str(demo_ws.root), "cnn")
+    model = demo_ws.load_model("cnn")
     w = model.conv2.weight.detach().numpy().astype(np.float64)
     info = module_weights(model, "conv2")
     counts, edges = np.histogram(w.ravel().astype(np.float32), bins=len(info.hist_counts))

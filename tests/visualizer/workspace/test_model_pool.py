@@ -58,4 +58,7 @@ def test_the_pool_keeps_at_most_max_idle_models(demo_ws):
         with model_pool.borrow(demo_ws, name):
             pass
     assert len(model_pool._idle) == model_pool.MAX_IDLE
-    assert {key[1] for key in model_pool._idle} == {"cnn", "resnet"}
+    assert {key[1] for key in model_pool._idle} == {"mlp", "cnn", "resnet"}
+    with model_pool.borrow(demo_ws, "cnn", device="meta"):
+        pass
+    assert {key[1:4:2] for key in model_pool._idle} == {("cnn", "cpu"), ("resnet", "cpu"), ("cnn", "meta")}

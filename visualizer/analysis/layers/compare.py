@@ -69,14 +69,20 @@ def newest_run(ws, model: str, dataset: str | None = None) -> str | None:
 
 def compare_models(request: CompareRequest, ctx: JobContext) -> Comparison:
     """Job: weights and activation statistics of two models' same-named layers."""
-    from visualizer.analysis.layers.units import layer_summary, unit_table
-    from visualizer.analysis.layers.weights import cached_model, module_weights
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     ws = Workspace(request.workspace)
     ctx.status(f"loading {request.model_a} and {request.model_b}")
-    ma = cached_model(request.workspace, request.model_a)
-    mb = cached_model(request.workspace, request.model_b)
+    with model_pool.borrow(ws, request.model_a) as ma, \
+            model_pool.borrow(ws, request.model_b) as mb:
+        return _compare(request, ctx, ws, ma, mb)
+
+
+def _compare(request: CompareRequest, ctx: JobContext, ws, ma, mb) -> Comparison:
+    from visualizer.analysis.layers.units import layer_summary, unit_table
+    from visualizer.analysis.layers.weights import module_weights
+
     mods_a = {n: m for n, m in ma.named_modules() if n}
     mods_b = {n: m for n, m in mb.named_modules() if n}
     common = [n for n in mods_a if n in mods_b]

@@ -45,7 +45,7 @@ class LayerDetail:
 
 def layer_detail(request: DetailRequest, ctx: JobContext) -> LayerDetail:
     """Job: unit statistics from the run, weights from the (cached) model."""
-    from visualizer.analysis.layers.weights import cached_model, first_conv, module_weights
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     ws = Workspace(request.workspace)
@@ -63,15 +63,22 @@ def layer_detail(request: DetailRequest, ctx: JobContext) -> LayerDetail:
     ctx.check_cancelled()
     weights = conv = None
     try:
-        model = cached_model(request.workspace, model_name)
+        with model_pool.borrow(ws, model_name) as model:
+            weights, conv = _weights(model, request.layer)
     except Exception as exc:  # noqa: BLE001 - statistics still show without the model
         notes.append(f"the model {model_name!r} could not be loaded: {exc}")
-    else:
-        modules = dict(model.named_modules())
-        if request.layer in modules and any(
-                True for _ in modules[request.layer].parameters(recurse=False)):
-            weights = module_weights(model, request.layer)
-        path = first_conv(model)
-        if path is not None:
-            conv = module_weights(model, path)
     return LayerDetail(request.layer, model_name, units, weights, conv, " ".join(notes))
+
+
+def _weights(model, layer: str):
+    """The layer's own weights (if it has parameters) and the first convolution's."""
+    from visualizer.analysis.layers.weights import first_conv, module_weights
+
+    modules = dict(model.named_modules())
+    weights = conv = None
+    if layer in modules and any(True for _ in modules[layer].parameters(recurse=False)):
+        weights = module_weights(model, layer)
+    path = first_conv(model)
+    if path is not None:
+        conv = module_weights(model, path)
+    return weights, conv

@@ -335,15 +335,23 @@ def build_graph(request: GraphRequest, ctx: JobContext) -> GraphResult:
     """Job: load the model, annotate its graph with the run's statistics, lay it out."""
     import time
 
-    import torch
-
-    from visualizer.analysis.layers.weights import cached_model
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     started = time.perf_counter()
     ctx.status(f"loading {request.model}")
     ws = Workspace(request.workspace)
-    model = cached_model(request.workspace, request.model)
+    with model_pool.borrow(ws, request.model) as model:
+        graph = _traced_graph(request, ctx, ws, model)
+    result = relayout(RelayoutRequest(graph, request.collapsed, request.collapse_depth,
+                                      request.expanded), ctx)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _traced_graph(request, ctx: JobContext, ws, model):
+    import torch
+
     rec = ws.catalog.model(request.model)
     input_shape = tuple(rec.info.get("input_shape") or ()) or None
     ctx.check_cancelled()
@@ -361,10 +369,7 @@ def build_graph(request: GraphRequest, ctx: JobContext) -> GraphResult:
     finally:
         if arrays is not None:
             arrays.close()
-    result = relayout(RelayoutRequest(graph, request.collapsed, request.collapse_depth,
-                                      request.expanded), ctx)
-    result.seconds = time.perf_counter() - started
-    return result
+    return graph
 
 
 def _run_input_shape(ws, run) -> tuple[int, ...] | None:

@@ -81,13 +81,12 @@ def hooked_activation(workspace: str, run, layer: str, index: int) -> np.ndarray
     """Output of ``layer`` for dataset sample ``index`` of the run's split, via a hook."""
     import torch
 
-    from visualizer.analysis.layers.weights import cached_model
     from visualizer.models.introspection import hooks
     from visualizer.samples import samples_of_run
+    from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
     ws = Workspace(workspace)
-    model = cached_model(workspace, run.params["model"])
     x = samples_of_run(ws, run).x[index:index + 1]
     got: dict[str, np.ndarray] = {}
 
@@ -95,7 +94,8 @@ def hooked_activation(workspace: str, run, layer: str, index: int) -> np.ndarray
         if isinstance(output, torch.Tensor):
             got[name] = output.detach().float().cpu().numpy()[0]
 
-    with torch.inference_mode(), hooks(model, [layer], keep):
+    with model_pool.borrow(ws, run.params["model"]) as model, torch.inference_mode(), \
+            hooks(model, [layer], keep):
         model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
     if layer not in got:
         raise ValueError(f"layer {layer!r} does not output a single tensor")

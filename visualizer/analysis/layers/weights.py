@@ -1,50 +1,16 @@
 """Weights of one layer: histogram, per-filter norms, first-convolution filters.
 
-Also the small model cache shared by the layer jobs: clicking through layers must not
-load the model from disk each time. Call these from jobs, never the GUI thread.
+The layer jobs borrow their models from :mod:`visualizer.workspace.model_pool`, so
+clicking through layers does not load the model from disk each time.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 HIST_BINS = 60
-_MODEL_CACHE: OrderedDict[tuple, object] = OrderedDict()
-_MODEL_LOCK = threading.Lock()
-MODEL_CACHE_SIZE = 3
-
-
-def cached_model(workspace: str, name: str):
-    """The model ``name`` of the workspace folder, in eval mode on CPU, cached.
-
-    Keyed by the model file's SHA-256, so a re-imported model is loaded again.
-    Callers must not modify the module (hooks are fine: they are removed after use).
-    """
-    from visualizer.workspace.workspace import Workspace
-
-    ws = Workspace(workspace)
-    rec = ws.catalog.model(name)
-    key = (str(ws.root), name, rec.sha256)
-    with _MODEL_LOCK:
-        if key in _MODEL_CACHE:
-            _MODEL_CACHE.move_to_end(key)
-            return _MODEL_CACHE[key]
-    model = ws.load_model(name, device="cpu")
-    model.eval()
-    with _MODEL_LOCK:
-        _MODEL_CACHE[key] = model
-        while len(_MODEL_CACHE) > MODEL_CACHE_SIZE:
-            _MODEL_CACHE.popitem(last=False)
-    return model
-
-
-def clear_model_cache() -> None:
-    with _MODEL_LOCK:
-        _MODEL_CACHE.clear()
 
 
 @dataclass
