@@ -122,8 +122,9 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
     # one forward pass with hooks tells layer shapes to the batch plan and the default layer
     layer_infos = describe_layers(model, torch.from_numpy(x[:1]).to(device))
     layer = request.layer
-    if spec.layer and not layer:
-        layer = default_layer(layer_infos)
+    if spec.layer:
+        layer = layer or default_layer(layer_infos)
+        check_layer(spec, layer, layer_infos, x, request.model)
     train_x = None
     if request.baseline in ("mean", "blur"):
         try:
@@ -134,6 +135,31 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
     maker = BaselineMaker(request.baseline, train_x, input_range, seed=request.seed)
     return Prepared(ws, manager, contribution, spec, model, device, x, y, index, params,
                     layer, maker, input_range, len(samples.class_names), layer_infos)
+
+
+FEATURE_METHODS_HINT = ("on a model of feature vectors use a feature method such as "
+                        "integrated_gradients, deeplift, feature_ablation or kernel_shap")
+
+
+def check_layer(spec, layer: str | None, layer_infos, x: np.ndarray, model: str) -> None:
+    """Layer methods show their maps upsampled onto the input: that needs image inputs
+    and a layer with a spatial output. Say so before any work, not as a shape error."""
+    if not layer:
+        raise DeepScopeError(
+            f"{spec.title} needs a layer, and model {model!r} has no layer with a spatial "
+            "output to choose by default.",
+            fix=f"pass --layer NAME (a convolutional layer); {FEATURE_METHODS_HINT}.")
+    info = next((i for i in layer_infos if i.name == layer), None)
+    if info is None or not (spec.layer_output or spec.captum == "GuidedGradCam"):
+        return  # an unknown name is reported by the method with the list of layers
+    shape = info.output_shape
+    if x.ndim != 4 or shape is None or len(shape) != 3:
+        got = "×".join(map(str, shape)) if shape else "not a single tensor"
+        raise DeepScopeError(
+            f"{spec.title} maps layer {layer!r} of model {model!r} (output {got}) onto the "
+            "input by upsampling, which needs image inputs and a layer with a channels × "
+            "height × width output.",
+            fix=f"choose a convolutional layer; {FEATURE_METHODS_HINT}.")
 
 
 def attribute_job(request: AttributeRequest, ctx: JobContext) -> str:
@@ -348,10 +374,10 @@ def to_input_space(layer_attr, xb):
     import torch.nn.functional as F
 
 
-    if layer_attr.dim() != 4 or xb.dim() != 4:
+    if layer_attr.dim() != 4 or xb.dim() != 4:  # check_layer says this before any work
         raise DeepScopeError(
             "this layer's output has no spatial dimensions to map back onto the input.",
-            fix="choose a convolutional layer (the default is the last convolution).")
+            fix=f"choose a convolutional layer; {FEATURE_METHODS_HINT}.")
     summed = layer_attr.float().sum(dim=1, keepdim=True)
     up = F.interpolate(summed, size=tuple(xb.shape[2:]), mode="bilinear", align_corners=False)
     return up.expand(-1, xb.shape[1], -1, -1).contiguous()
