@@ -81,14 +81,16 @@ def run(args) -> dict[str, Any]:
     if m.get("n_nonfinite"):
         lines.append(f"  non-finite values: {m['n_nonfinite']}")
     if args.sanity:
-        from visualizer.analysis.attribution.sanity import SanityRequest, sanity_job
+        from visualizer.analysis.attribution.sanity import (
+            SanityRequest,
+            sanity_job,
+            verdict_text,
+        )
 
         sanity_run = ws.run(_with_bar(args, sanity_job, SanityRequest.from_attribute(
             request, n_samples=min(8, args.limit or 8))))
         result["sanity"] = sanity_run.to_json()
-        verdict = "passed" if sanity_run.metrics.get("passed") else "FAILED"
-        lines.append(f"sanity check {sanity_run.id}: {verdict} (rank correlation after "
-                     f"randomising every layer: "
-                     f"{sanity_run.metrics['final_spearman_abs']:.2f})")
+        lines.append(f"sanity check {sanity_run.id}: "
+                     f"{verdict_text(request.method, sanity_run.metrics)}")
     result["text"] = "\n".join(lines)
     return result

@@ -3,20 +3,28 @@
 The layers that own parameters are re-initialised one by one from the output down,
 cumulatively (cascading randomisation), and after each step the maps of the same
 samples are recomputed and compared with the original maps by Spearman rank
-correlation (of absolute values, as in the paper, and signed). A method whose maps stay
-correlated with the original after the whole model is random explains the input, not
-the model: it fails.
+correlation (of absolute values, as in the paper, and signed).
+
+The verdict is read after the *top half* of the layers is random (``verdict_layers`` =
+ceil(L/2)): a method whose maps still correlate (mean rho of |map| >= 0.5) with the
+trained model's then explains the input more than what the upper model learned, and
+fails. The paper's finding is exactly that invariance to the higher layers (guided
+backprop); with every layer random even guided backprop's maps change (rho 0.28 on the
+demo ResNet against 0.71 at the half), so a verdict read at the end would pass it.
 
 Run arrays: ``layers`` (the randomised layer names, top down, as UTF-8 bytes),
 ``spearman_abs`` and ``spearman`` (L, N), ``sample_index``, ``maps`` (L+1, N, *input
-shape: the original first). Metrics: ``final_spearman_abs``, ``passed`` (1/0) and
-``threshold``. Params name the ``method``, ``model``, ``dataset`` and options like an
+shape: the original first). Metrics: ``verdict_spearman_abs`` and ``verdict_layers``
+(the rho the verdict reads and after how many layers), ``final_spearman_abs`` (every
+layer random), ``passed`` (1/0) and ``threshold``; :func:`verdict_text` words them.
+Params name the ``method``, ``model``, ``dataset`` and options like an
 attribution run, so a view finds the check of the method it shows.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, fields, replace
 
@@ -74,6 +82,28 @@ def randomize(module, seed: int) -> None:
                 torch.nn.init.normal_(p, std=0.1)
         if hasattr(module, "reset_running_stats"):
             module.reset_running_stats()
+
+
+def verdict_layers(n_layers: int) -> int:
+    """How many layers, from the top, are random when the verdict is read."""
+    return max(1, math.ceil(n_layers / 2)) if n_layers else 0
+
+
+def verdict_text(method: str, metrics: dict) -> str:
+    """The verdict of a sanity run in one sentence, for the view and the CLI."""
+    k, n = metrics.get("verdict_layers"), metrics.get("n_layers")
+    rho = metrics.get("verdict_spearman_abs")
+    if k is None or rho is None:  # a run made before the verdict moved to the top half
+        k, rho = n, metrics.get("final_spearman_abs", float("nan"))
+    where = f"with the top {k} of {n} layers randomised"
+    if metrics.get("passed"):
+        return (f"{method} passes: {where} its maps keep a rank correlation of {rho:.2f} "
+                f"with the trained model's (below {PASS_THRESHOLD}): they depend on what "
+                "the model learned.")
+    return (f"{method} FAILS the sanity check: {where} its maps still correlate {rho:.2f} "
+            "with the trained model's. They reflect the input (edges, the input "
+            "multiplied in) more than what the model learned; do not read them as "
+            "explanations of the model.")
 
 
 def sanity_job(request: SanityRequest, ctx: JobContext) -> str:
@@ -135,7 +165,9 @@ def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
         ctx.progress(k + 1, len(layers))
     rho_abs_arr = np.asarray(rho_abs, dtype=np.float32).reshape(len(layers), len(p.x))
     final = float(np.mean(rho_abs_arr[-1])) if len(layers) else float("nan")
-    passed = bool(final < PASS_THRESHOLD)
+    k_verdict = verdict_layers(len(layers))
+    at_verdict = float(np.mean(rho_abs_arr[k_verdict - 1])) if len(layers) else float("nan")
+    passed = bool(at_verdict < PASS_THRESHOLD)
     params = {"model": req.model, "dataset": req.dataset, "split": req.split,
               "method": p.spec.id, "layer": p.layer, "target": str(req.target),
               "baseline": req.baseline, "method_params": p.params, "seed": req.seed,
@@ -150,7 +182,8 @@ def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
         w.put("spearman", np.asarray(rho, dtype=np.float32).reshape(len(layers), len(p.x)))
         w.put("sample_index", p.index)
         w.put("maps", np.stack(all_maps).astype(np.float32))
-        run.metrics = {"final_spearman_abs": final, "passed": int(passed),
+        run.metrics = {"verdict_spearman_abs": at_verdict, "verdict_layers": k_verdict,
+                       "final_spearman_abs": final, "passed": int(passed),
                        "threshold": PASS_THRESHOLD, "n_layers": len(layers),
                        "seconds": round(time.perf_counter() - started, 3)}
         w.publish()

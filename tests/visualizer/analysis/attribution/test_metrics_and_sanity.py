@@ -119,18 +119,40 @@ def test_spearman_rows_equals_scipy():
 
 
 def test_sanity_check_run(demo_ws):
+    from scipy.stats import spearmanr
+
     from visualizer.analysis.attribution.api import sanity_check
 
-    run = sanity_check(demo_ws, "cnn", "digits", "saliency", limit=4, device="cpu")
+    run = sanity_check(demo_ws, "cnn", "digits", "saliency", limit=8, device="cpu")
     assert run.kind == "sanity" and run.status == "complete"
     assert run.params["layers"] == ["fc2", "fc1", "conv2", "conv1"]
     with run.arrays() as a:
-        rho = a["spearman_abs"][()]
-        assert rho.shape == (4, 4) and a["maps"].shape == (5, 4, 1, 8, 8)
-    assert run.metrics["passed"] in (0, 1)
+        rho, maps = a["spearman_abs"][()], a["maps"][()]
+    assert rho.shape == (4, 8) and maps.shape == (5, 8, 1, 8, 8)
+    for step in range(4):  # each rho is scipy's Spearman of |original| and |randomised|
+        for i in range(8):
+            want = spearmanr(np.abs(maps[0, i]).ravel(), np.abs(maps[step + 1, i]).ravel())[0]
+            assert rho[step, i] == pytest.approx(want, abs=1e-5)
+    # the verdict reads the mean after the top half (2 of 4 layers) is random
+    assert run.metrics["verdict_layers"] == 2
+    assert run.metrics["verdict_spearman_abs"] == pytest.approx(rho[1].mean(), abs=1e-6)
+    assert run.metrics["passed"] == 1  # saliency depends on the model (Adebayo et al.)
     # the original model is untouched by the randomisation
     model = demo_ws.load_model("cnn")
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize("method", ["guided_backprop", "random"])
+def test_sanity_check_fails_model_independent_maps(demo_ws, method):
+    """Guided backprop is the paper's known failure; the random control ignores the
+    model altogether."""
+    from visualizer.analysis.attribution.api import sanity_check
+    from visualizer.analysis.attribution.sanity import verdict_text
+
+    run = sanity_check(demo_ws, "cnn", "digits", method, limit=8, device="cpu")
+    assert run.metrics["passed"] == 0
+    assert "FAILS" in verdict_text(method, run.metrics)
+    assert "top 2 of 4 layers" in verdict_text(method, run.metrics)
 
 
 def test_baselines_and_targets():
