@@ -16,7 +16,7 @@ from typing import Any
 from visualizer.commands import COMMAND_MODULES
 from visualizer.errors import DeepScopeError
 
-CORE_COMMANDS = ("demo", "info", "import-model", "import-data", "extract", "plugins")
+CORE_COMMANDS = ("new", "demo", "info", "import-model", "import-data", "extract", "plugins")
 # `render` draws a view offscreen, so it lives in widgets; main.py routes it there.
 COMMANDS = (*CORE_COMMANDS, *COMMAND_MODULES, "render")
 
@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="DeepScope: see inside PyTorch models. Without a command, opens the "
                     "window on WORKSPACE (default: the demo workspace).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("new", help="create an empty workspace (then import a model and data)")
+    p.add_argument("workspace")
+    _common(p)
 
     p = sub.add_parser("demo", help="build the demo workspace (digits + mlp/cnn/resnet)")
     p.add_argument("workspace")
@@ -178,6 +182,15 @@ def cmd_demo(args) -> dict[str, Any]:
             "text": f"demo workspace ready: {ws.root}\n" + _info_text(ws)}
 
 
+def cmd_new(args) -> dict[str, Any]:
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace.create(args.workspace)
+    return {**_info(ws), "text": f"empty workspace ready: {ws.root}\nnext: python main.py "
+                                 f"import-model {args.workspace} FILE --name NAME, and "
+                                 f"python main.py import-data {args.workspace} FILE --name NAME"}
+
+
 def cmd_info(args) -> dict[str, Any]:
     from visualizer.workspace.workspace import Workspace
 
@@ -281,6 +294,6 @@ def _info_text(ws) -> str:
 
 
 _HANDLERS = {
-    "demo": cmd_demo, "info": cmd_info, "import-model": cmd_import_model,
+    "new": cmd_new, "demo": cmd_demo, "info": cmd_info, "import-model": cmd_import_model,
     "import-data": cmd_import_data, "extract": cmd_extract, "plugins": cmd_plugins,
 }

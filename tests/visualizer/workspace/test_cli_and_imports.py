@@ -36,6 +36,16 @@ def test_demo_and_info_json(demo_ws):
         assert os.path.exists(run["path"])
 
 
+def test_new_makes_an_empty_workspace_once(tmp_path):
+    result = cli("new", tmp_path / "ws", "--json")
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["models"] == info["datasets"] == info["runs"] == []
+    assert Workspace.open(tmp_path / "ws").catalog.schema_version() >= 1
+    again = cli("new", tmp_path / "ws")
+    assert again.returncode == 2 and "a workspace already exists here" in again.stderr
+
+
 def test_zoo_accuracies_and_layers_recorded(demo_ws):
     acc = {m.name: m.info["test_accuracy"] for m in demo_ws.models()}
     assert acc["cnn"] >= 0.95 and acc["resnet"] >= 0.95 and acc["mlp"] >= 0.93, acc
