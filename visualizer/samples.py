@@ -25,6 +25,8 @@ class SplitSamples:
     class_names: tuple[str, ...]
     kind: str  # "image" or "vector"
     input_range: tuple[float, float]
+    # one name per column of x for named tabular data; None for images and unnamed data
+    feature_names: tuple[str, ...] | None = None
 
 
 _cache: dict[tuple[str, str, str], SplitSamples] = {}
@@ -39,9 +41,11 @@ def split_samples(workspace, dataset: str, split: str) -> SplitSamples:
             return _cache[key]
     data = workspace.load_dataset(dataset)
     x, y = data.arrays(split)
+    feature_names = data.feature_names
     samples = SplitSamples(dataset, split, np.ascontiguousarray(x), y,
                            tuple(data.class_names), data.kind,
-                           (float(data.input_range[0]), float(data.input_range[1])))
+                           (float(data.input_range[0]), float(data.input_range[1])),
+                           tuple(feature_names) if feature_names is not None else None)
     with _lock:
         _cache[key] = samples
     return samples

@@ -1,9 +1,10 @@
 """The validated, in-memory form of a dataset, and the checks every reader shares.
 
 Every source (the built-in digits, ``.npz``, HDF5, image folders) ends in one
-:class:`DataArrays`: float32 inputs, int64 labels, explicit train/test index arrays and
-class names. Readers hand raw arrays to :func:`validate_arrays` so that every source
-fails the same way, with a message that names the file and says how to fix it.
+:class:`DataArrays`: float32 inputs, int64 labels, explicit train/test index arrays,
+class names and, for feature vectors, optional feature names. Readers hand raw arrays
+to :func:`validate_arrays` so that every source fails the same way, with a message that
+names the file and says how to fix it.
 
 Split rule
 ----------
@@ -17,6 +18,7 @@ elsewhere, and silently holding some of it back would change every metric.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,9 @@ class DataArrays:
     warnings
         Things the reader skipped or changed that the user should hear about (ignored
         files, ignored arrays); empty when there was nothing to say.
+    feature_names
+        One name per feature (column of ``x``) for vector data whose source names them
+        (tabular data); ``None`` otherwise, and always ``None`` for images.
     """
 
     x: np.ndarray
@@ -73,6 +78,7 @@ class DataArrays:
     source: str
     path: str | None = None
     warnings: list[str] = field(default_factory=list)
+    feature_names: list[str] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -342,6 +348,68 @@ def _check_class_names(class_names: Sequence[object], path: str | Path | None) -
     return list(names)
 
 
+def check_feature_names(
+    feature_names: Sequence[object], sample_shape: tuple[int, ...], path: str | Path | None
+) -> list[str]:
+    """Validate feature names against the samples they name and return them as strings.
+
+    Parameters
+    ----------
+    feature_names
+        One name per feature, in column order; bytes are decoded as UTF-8.
+    sample_shape
+        The shape of one (validated) input: names fit only ``(D,)`` vectors, and there
+        must be exactly ``D`` of them.
+    path
+        The file the names came from; named in every error.
+
+    Raises
+    ------
+    InvalidDatasetError
+        If the samples are not vectors, the count is not ``D``, or a name is not a
+        non-empty string or repeats another.
+    """
+    if len(sample_shape) != 1:
+        raise InvalidDatasetError(
+            f"feature_names names the columns of N×D feature vectors, but the inputs are "
+            f"images (sample shape {tuple(sample_shape)}).",
+            path=path,
+            fix="Remove feature_names from the file, or store x as N×D feature vectors.",
+        )
+    try:
+        names = [n.decode("utf-8") if isinstance(n, bytes) else n for n in feature_names]
+    except UnicodeDecodeError as exc:
+        raise InvalidDatasetError(
+            f"feature_names holds byte strings that are not valid UTF-8 ({exc}).",
+            path=path,
+            fix="Store feature_names as UTF-8 strings, one per feature.",
+        ) from exc
+    if not all(isinstance(n, str) and n.strip() for n in names):
+        bad = next(i for i, n in enumerate(names) if not (isinstance(n, str) and n.strip()))
+        raise InvalidDatasetError(
+            f"feature_names must be non-empty strings; entry {bad} is {names[bad]!r}.",
+            path=path,
+            fix="Store feature_names as an array of strings, one per column of x.",
+        )
+    n_features = int(sample_shape[0])
+    if len(names) != n_features:
+        raise InvalidDatasetError(
+            f"feature_names has {len(names)} names but the inputs have {n_features} "
+            "features per sample.",
+            path=path,
+            fix="Store exactly one name per column of x, in column order.",
+        )
+    if len(set(names)) != len(names):
+        # Counter, not list.count: tabular data can have thousands of features.
+        dupes = sorted(n for n, k in Counter(names).items() if k > 1)
+        raise InvalidDatasetError(
+            f"feature_names has duplicates: {', '.join(repr(d) for d in dupes[:5])}.",
+            path=path,
+            fix="Give every feature a distinct name.",
+        )
+    return list(names)
+
+
 def make_data_arrays(
     x: np.ndarray,
     y: np.ndarray,
@@ -351,11 +419,16 @@ def make_data_arrays(
     splits: dict[str, np.ndarray] | None = None,
     path: str | Path | None = None,
     warnings: list[str] | None = None,
+    feature_names: Sequence[str] | None = None,
 ) -> DataArrays:
     """Assemble a :class:`DataArrays` from already validated arrays.
 
     Without ``splits``, every sample goes to ``"test"`` (the module's split rule).
+    ``feature_names``, if given, are checked against ``x`` with
+    :func:`check_feature_names`.
     """
+    if feature_names is not None:
+        feature_names = check_feature_names(feature_names, tuple(x.shape[1:]), path)
     n = int(x.shape[0])
     if splits is None:
         splits = {"train": np.empty(0, dtype=np.int64), "test": np.arange(n, dtype=np.int64)}
@@ -370,6 +443,7 @@ def make_data_arrays(
         source=source,
         path=str(path) if path is not None else None,
         warnings=list(warnings or []),
+        feature_names=feature_names,
     )
 
 

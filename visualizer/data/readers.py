@@ -9,6 +9,8 @@ Array files use one of two layouts (the same names in ``.npz`` and HDF5):
 
 An optional ``class_names`` array (HDF5: a dataset or a root attribute) names the
 classes in label order. Labels may also be strings, which are then the class names.
+An optional ``feature_names`` array (stored the same way) names the columns of ``N×D``
+feature vectors (tabular data), one per feature; image data cannot have one.
 
 Every failure raises :class:`~visualizer.errors.InvalidDatasetError` naming the file and
 the fix. Reading HDF5 runs native code that a corrupt file can crash, so callers in the
@@ -52,7 +54,8 @@ _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 _SPLIT_PARTS = (("train", "x_train", "y_train"), ("test", "x_test", "y_test"))
-_KNOWN_NAMES = {"x", "y", "x_train", "y_train", "x_test", "y_test", "class_names"}
+_NAME_LISTS = ("class_names", "feature_names")
+_KNOWN_NAMES = {"x", "y", "x_train", "y_train", "x_test", "y_test", *_NAME_LISTS}
 _FORMATS = "an .npz file, an HDF5 file (.h5/.hdf5) or a folder with one subfolder per class"
 
 _NPZ_SAVE_HINT = (
@@ -192,19 +195,21 @@ def read_npz(path: str | Path) -> DataArrays:
                     path=path,
                     fix="Save numeric arrays instead, e.g. np.savez(path, "
                     "x=np.asarray(x, dtype=np.float32), y=np.asarray(y, dtype=np.int64)); "
-                    "string labels and class names must be str arrays, not object arrays.",
+                    "string labels, class_names and feature_names must be str arrays, "
+                    "not object arrays.",
                 ) from exc
             except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
                 raise _damaged(path, name, exc) from exc
 
-        class_names = get("class_names") if "class_names" in names else None
-        return _assemble(names, get, path, "npz", class_names, _NPZ_SAVE_HINT)
+        lists = {key: get(key) for key in _NAME_LISTS if key in names}
+        return _assemble(names, get, path, "npz", lists, _NPZ_SAVE_HINT)
 
 
 def read_hdf5(path: str | Path) -> DataArrays:
     """Read an HDF5 file with root datasets in the layouts of the module docstring.
 
-    ``class_names`` may be a dataset or an attribute of the root group. Native HDF5
+    ``class_names`` and ``feature_names`` may each be a dataset or an attribute of the
+    root group (a dataset wins when both exist). Native HDF5
     code runs here: prefer :func:`read_dataset_isolated` for files from elsewhere.
     """
     import h5py  # heavy; not on the start-up path
@@ -242,15 +247,16 @@ def read_hdf5(path: str | Path) -> DataArrays:
                 raise _damaged(path, name, exc) from exc
             return np.asarray(data)
 
-        class_names = None
-        if "class_names" in names:
-            class_names = get("class_names")
-        elif "class_names" in h5.attrs:
-            try:
-                class_names = np.asarray(h5.attrs["class_names"])
-            except (OSError, ValueError, TypeError) as exc:
-                raise _damaged(path, "class_names", exc) from exc
-        return _assemble(names, get, path, "hdf5", class_names, _HDF5_SAVE_HINT)
+        lists = {}
+        for key in _NAME_LISTS:
+            if key in names:
+                lists[key] = get(key)
+            elif key in h5.attrs:
+                try:
+                    lists[key] = np.asarray(h5.attrs[key])
+                except (OSError, ValueError, TypeError) as exc:
+                    raise _damaged(path, key, exc) from exc
+        return _assemble(names, get, path, "hdf5", lists, _HDF5_SAVE_HINT)
 
 
 def _assemble(
@@ -258,11 +264,16 @@ def _assemble(
     get: Callable[[str], np.ndarray],
     path: Path,
     source: str,
-    class_names: np.ndarray | None,
+    name_lists: dict[str, np.ndarray],
     save_hint: str,
 ) -> DataArrays:
-    """Validate the arrays of either layout and build the :class:`DataArrays`."""
-    names_list = _class_name_list(class_names, path) if class_names is not None else None
+    """Validate the arrays of either layout and build the :class:`DataArrays`.
+
+    ``name_lists`` holds the ``class_names`` and ``feature_names`` arrays the file has.
+    """
+    lists = {key: _string_list(arr, key, path) for key, arr in name_lists.items()}
+    names_list = lists.get("class_names")
+    feature_names = lists.get("feature_names")
     warnings = []
     ignored = sorted(names - _KNOWN_NAMES)
     if ignored:
@@ -285,7 +296,8 @@ def _assemble(
         x, y, names_out = validate_arrays(
             get("x"), get("y"), path, what="x/y", class_names=names_list
         )
-        return make_data_arrays(x, y, names_out, source=source, path=path, warnings=warnings)
+        return make_data_arrays(x, y, names_out, source=source, path=path, warnings=warnings,
+                                feature_names=feature_names)
 
     xs, ys, splits, start = [], [], {}, 0
     for split_name, x_name, y_name in _SPLIT_PARTS:
@@ -324,21 +336,35 @@ def _assemble(
         np.concatenate(ys), path, what="y_train/y_test", class_names=names_list
     )
     return make_data_arrays(
-        x, y_out, names_out, source=source, splits=splits, path=path, warnings=warnings
+        x, y_out, names_out, source=source, splits=splits, path=path, warnings=warnings,
+        feature_names=feature_names,
     )
 
 
-def _class_name_list(class_names: np.ndarray, path: Path) -> list[str]:
-    """``class_names`` must be a 1-D array of strings (checked further in arrays.py)."""
-    arr = np.asarray(class_names)
+_ONE_PER = {"class_names": "one per class in label order",
+            "feature_names": "one per feature (column of x) in column order"}
+
+
+def _string_list(names: np.ndarray, key: str, path: Path) -> list[object]:
+    """``class_names`` or ``feature_names`` must be a 1-D array of strings (the entries
+    of object arrays, and the names against the data, are checked in arrays.py)."""
+    arr = np.asarray(names)
+    fix = f"Store {key} as an array of UTF-8 strings, {_ONE_PER[key]}."
     if arr.ndim != 1 or arr.dtype.kind not in "SUO":
         raise InvalidDatasetError(
-            f"class_names in {path} must be a 1-D array of strings; got dtype {arr.dtype}, "
+            f"{key} in {path} must be a 1-D array of strings; got dtype {arr.dtype}, "
             f"shape {arr.shape}.",
             path=path,
-            fix="Store class_names as an array of strings, one per class in label order.",
+            fix=fix,
         )
-    return [n.decode("utf-8") if isinstance(n, bytes) else n for n in arr.tolist()]
+    try:
+        return [n.decode("utf-8") if isinstance(n, bytes) else n for n in arr.tolist()]
+    except UnicodeDecodeError as exc:
+        raise InvalidDatasetError(
+            f"{key} in {path} holds byte strings that are not valid UTF-8 ({exc}).",
+            path=path,
+            fix=fix,
+        ) from exc
 
 
 def _require_names(names: set[str], required: tuple[str, ...], path: Path, hint: str) -> None:

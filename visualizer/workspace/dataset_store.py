@@ -23,9 +23,13 @@ if TYPE_CHECKING:
 
 
 def _info(data: DataArrays) -> dict:
+    # feature_names is None for images and unnamed vectors; records written before it
+    # existed lack the key, so readers use info.get("feature_names").
+    feature_names = data.feature_names
     return {
         "kind": data.kind, "sample_shape": list(data.x.shape[1:]),
         "n_samples": int(len(data.x)), "class_names": list(data.class_names),
+        "feature_names": list(feature_names) if feature_names is not None else None,
         "splits": {k: int(len(v)) for k, v in data.splits.items()},
         "input_range": [float(data.input_range[0]), float(data.input_range[1])],
     }
@@ -88,6 +92,11 @@ def import_path(ws: Workspace, path: Path, name: str) -> DatasetRecord:
         data = get_manager().call(contribution, path, hook=f"{contribution.id} read")
     for warning in data.warnings:
         log.warning("%s: %s", path, warning)
+    if data.feature_names is not None:
+        from visualizer.data.arrays import check_feature_names
+
+        # a plugin's reader may build DataArrays by hand: names must still fit the data
+        data.feature_names = check_feature_names(data.feature_names, data.x.shape[1:], path)
     dest = ws.root / "datasets" / f"{name}.h5"
     with RunFileWriter(dest, kind="dataset", attrs={"source": contribution.id}) as writer:
         writer.put("x", data.x.astype(np.float32, copy=False))
@@ -95,6 +104,8 @@ def import_path(ws: Workspace, path: Path, name: str) -> DatasetRecord:
         for split, idx in data.splits.items():
             writer.put(f"split/{split}", np.asarray(idx, dtype=np.int64))
         writer.file.attrs["class_names"] = json.dumps(list(data.class_names))
+        if data.feature_names is not None:
+            writer.file.attrs["feature_names"] = json.dumps(list(data.feature_names))
         writer.file.attrs["kind"] = data.kind
         writer.file.attrs["input_range"] = np.asarray(data.input_range, dtype=np.float64)
         writer.publish()
@@ -126,6 +137,9 @@ def load(ws: Workspace, rec: DatasetRecord) -> DataArrays:
                 class_names=json.loads(f.attrs["class_names"]), kind=str(f.attrs["kind"]),
                 input_range=tuple(float(v) for v in f.attrs["input_range"]),
                 source=rec.source, path=str(path),
+                # absent in files imported before feature names were kept
+                feature_names=(json.loads(f.attrs["feature_names"])
+                               if "feature_names" in f.attrs else None),
             )
     except OSError as exc:
         raise InvalidDatasetError(f"the stored dataset {rec.name!r} cannot be read ({exc}).",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 NONFINITE_RGB = np.array([0, 230, 64], dtype=np.uint8)
+INPUT_BAR_RGB = np.array([120, 120, 120], dtype=np.uint8)  # inputs are not attributions
 
 _DIVERGING = [(0.0, (5, 48, 97)), (0.2, (33, 102, 172)), (0.4, (146, 197, 222)),
               (0.5, (247, 247, 247)), (0.6, (244, 165, 130)), (0.8, (214, 96, 77)),
@@ -99,27 +100,52 @@ def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1))
 
 
-def bars(values: np.ndarray, *, signed: bool, vmax: float, size: int = 96) -> np.ndarray:
-    """A bar chart of a feature vector as an ``(size, size, 3)`` image (tabular inputs)."""
+def bars(values: np.ndarray, *, signed: bool, vmax: float, size: int = 96,
+         rgb: tuple[int, int, int] | np.ndarray | None = None) -> np.ndarray:
+    """A bar chart of a feature vector as an ``(size, size, 3)`` image (tabular inputs).
+
+    One bar per feature in column order, coloured like the maps (or all in ``rgb``, for
+    inputs rather than attributions). With more features than pixel columns, each column
+    shows its group's feature of largest magnitude, so a single strong feature is never
+    dropped. Non-finite values fill their whole column in ``NONFINITE_RGB``.
+    """
     v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size > size:
+        v = _strongest_per_group(v, size)
     n = max(1, len(v))
     img = np.full((size, size, 3), 250, dtype=np.uint8)
     bad = ~np.isfinite(v)
     v = np.where(bad, 0, v)
     vmax = vmax if vmax > 0 else 1.0
-    rgb, _ = colorize(v[None, :], signed, vmax)
+    colours, _ = colorize(v[None, :], signed, vmax)
+    if rgb is not None:
+        colours[:] = np.asarray(rgb, dtype=np.uint8)
     zero = size // 2 if signed else size - 1
     img[zero, :] = 160
-    width = max(1, size // n)
-    for i in range(min(n, size)):
-        x0 = i * size // n
+    for i in range(len(v)):
+        x0, x1 = i * size // n, (i + 1) * size // n
+        if x1 - x0 >= 3:  # a one-pixel gap tells neighbouring bars apart
+            x1 -= 1
         h = int(round(abs(v[i]) / vmax * (size // 2 if signed else size - 1)))
         h = min(h, zero if (not signed or v[i] >= 0) else size - zero - 1)
-        colour = NONFINITE_RGB if bad[i] else rgb[0, i]
         if bad[i]:
-            img[:, x0:x0 + width] = colour
-        elif v[i] >= 0 or not signed:
-            img[zero - h:zero + 1, x0:x0 + width] = colour
-        else:
-            img[zero:zero + h + 1, x0:x0 + width] = colour
+            img[:, x0:x1] = NONFINITE_RGB
+            continue
+        y0, y1 = (zero - h, zero + 1) if v[i] >= 0 or not signed else (zero, zero + h + 1)
+        img[y0:y1, x0:x1] = colours[0, i]
+        if x1 - x0 >= 4 and h >= 2:
+            # a darker rim: the palest colours (white, light yellow) vanish on the background
+            rim = (colours[0, i] * 0.65).astype(np.uint8)
+            img[y0:y1, x0] = img[y0:y1, x1 - 1] = rim
+            img[y0 if y0 < zero else y1 - 1, x0:x1] = rim
     return img
+
+
+def _strongest_per_group(v: np.ndarray, groups: int) -> np.ndarray:
+    """Split ``v`` into ``groups`` contiguous runs; keep each run's value of largest
+    magnitude (non-finite first: a NaN must stay visible)."""
+    out = np.empty(groups, dtype=np.float64)
+    for g, part in enumerate(np.array_split(v, groups)):
+        bad = ~np.isfinite(part)
+        out[g] = part[bad][0] if bad.any() else part[np.argmax(np.abs(part))]
+    return out

@@ -94,17 +94,21 @@ class SanityData:
     spearman_abs: np.ndarray
     spearman: np.ndarray
     passed: bool
-    final: float
+    verdict: str  # one sentence (visualizer.analysis.attribution.sanity.verdict_text)
+    verdict_layers: int  # how many layers were random when the verdict was read
 
 
 def load_sanity(ws, run_id: str) -> SanityData:
+    from visualizer.analysis.attribution.sanity import verdict_text
+
     run = ws.run(run_id)
     with run.arrays() as a:
         layers = [b.decode() for b in a["layers"][()]]
         rho_abs, rho = a["spearman_abs"][()], a["spearman"][()]
-    return SanityData(run.id, run.params.get("method", "?"), layers, rho_abs, rho,
-                      bool(run.metrics.get("passed")),
-                      float(run.metrics.get("final_spearman_abs", float("nan"))))
+    method = run.params.get("method", "?")
+    return SanityData(run.id, method, layers, rho_abs, rho, bool(run.metrics.get("passed")),
+                      verdict_text(method, run.metrics),
+                      int(run.metrics.get("verdict_layers", len(layers))))
 
 
 def latest_sanity(ws, model: str, method: str):

@@ -99,9 +99,9 @@ class QtAttributionTabs(QTabWidget):
             warnings.append(f"⚠ {m['n_nonfinite']} non-finite values (shown in green).")
         sanity = latest_sanity(self.session.workspace, d.model, d.method)
         if sanity is not None and not sanity.metrics.get("passed"):
-            warnings.append(f"⚠ {d.method} fails the model-randomisation sanity check "
-                            f"(ρ = {sanity.metrics.get('final_spearman_abs', 0):.2f}): see "
-                            "the Sanity check tab.")
+            warnings.append(f"⚠ {d.method} fails the model-randomisation sanity check: its "
+                            "maps barely change when the model's upper layers are random. "
+                            "See the Sanity check tab.")
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
         signed = options.signed(d)

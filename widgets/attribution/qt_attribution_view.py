@@ -151,9 +151,10 @@ class QtAttributionView(QWidget):
         captions = []
         for sid in ids:
             r = self.data.row_of(int(sid))
-            mark = "✓" if a["label"][r] == a["prediction"][r] else "✗"
-            captions.append(f"{names[a['label'][r]]}→{names[a['prediction'][r]]} {mark} "
-                            f"{float(a['confidence'][r]):.2f}")
+            label, pred = names[a["label"][r]], names[a["prediction"][r]]
+            # a right prediction needs one class name: captions stay short enough to read
+            what = f"✓ {label}" if label == pred else f"✗ {label}→{pred}"
+            captions.append(f"{what} {float(a['confidence'][r]):.2f}")
         model = self.gallery.overlay_model
         model.data_ = self.data
         model.options = self.options
@@ -189,7 +190,8 @@ class QtAttributionView(QWidget):
         if sid is None or self.data is None or self.samples is None:
             return
         self.detail.show_sample(self.data, int(sid), self.samples.x[int(sid)], self.options,
-                                self.samples.input_range, self.samples.class_names)
+                                self.samples.input_range, self.samples.class_names,
+                                self.samples.feature_names)
 
     def _on_display_options_changed(self) -> None:
         self.display.update_options(self.options)

@@ -1,5 +1,9 @@
 """The panels of the Attribution view: overlay gallery, colour bar, comparison grid,
-sample detail and sanity plot. Every text drawn here is plain text."""
+sample detail and sanity plot. Every text drawn here is plain text.
+
+Vector (tabular) samples have no picture: their thumbnails are bar charts, and the
+sample detail charts the strongest features by name (:mod:`qt_feature_bars`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from widgets.attribution import colormaps as cm
+from widgets.attribution.feature_bars import feature_bars
+from widgets.attribution.qt_feature_bars import QtFeatureBars
 from widgets.common.qt_sample_gallery import QtSampleGallery, _GalleryModel
 from widgets.common.thumbnails import qimage
 from widgets.qt_text import mono_font, plain_label
@@ -33,14 +39,35 @@ class DisplayOptions:
         return data.signed if self.mode == "auto" else self.mode == "signed"
 
 
+def is_vector(image: np.ndarray, attr: np.ndarray | None = None) -> bool:
+    """Tabular samples (and their attributions) are 1-D; images are ``(C, H, W)``."""
+    return image.ndim == 1 or (attr is not None and attr.ndim == 1)
+
+
+def map_vmax(data, row: int, options: DisplayOptions) -> float:
+    """The value that gets the strongest colour: per sample, or one for the whole run."""
+    signed = options.signed(data)
+    if options.scale == "run":
+        return run_vmax(data, signed)
+    return cm.robust_max(cm.reduce_channels(data.attributions[row], signed), signed)
+
+
+def input_image(image: np.ndarray, value_range, size: int) -> QImage:
+    """The input alone: the image in grey, or a grey bar chart of a feature vector."""
+    if is_vector(image):
+        return qimage(cm.bars(image, signed=True, vmax=cm.robust_max(image, True, q=100),
+                              size=size, rgb=cm.INPUT_BAR_RGB))
+    scale = max(1, size // max(image.shape[-1], 1))
+    return qimage(cm.upscale((cm.gray_rgb(image, value_range) * 255).astype(np.uint8), scale))
+
+
 def map_image(data, row: int, image: np.ndarray, options: DisplayOptions, value_range,
               size: int) -> QImage:
     """One overlay (or a bar chart for vectors) as a QImage of about ``size`` pixels."""
     signed = options.signed(data)
     attr = data.attributions[row]
-    vmax = run_vmax(data, signed) if options.scale == "run" else \
-        cm.robust_max(cm.reduce_channels(attr, signed), signed)
-    if attr.ndim == 1 or image.ndim == 1:
+    vmax = map_vmax(data, row, options)
+    if is_vector(image, attr):
         return qimage(cm.bars(attr, signed=signed, vmax=vmax, size=size))
     h = image.shape[-2]
     scale = max(1, size // max(h, 1))
@@ -86,8 +113,7 @@ class _OverlayModel(_GalleryModel):
                 arrays: dict = {}
             img = map_image(_P, 0, image, self.options, self.value_range, self.size)
         else:
-            img = qimage(cm.upscale((cm.gray_rgb(image, self.value_range) * 255).astype(
-                np.uint8), max(1, self.size // image.shape[-1])))
+            img = input_image(image, self.value_range, self.size)
         pix = QPixmap.fromImage(img.scaled(self.size, self.size,
                                            Qt.AspectRatioMode.KeepAspectRatio,
                                            Qt.TransformationMode.FastTransformation))
@@ -153,7 +179,9 @@ class QtColorBar(QWidget):
         sw = QRectF(w + 20, 4, 12, 12)
         p.fillRect(sw, QColor(*cm.NONFINITE_RGB))
         p.drawText(QRectF(w + 36, 2, 140, 16), Qt.AlignmentFlag.AlignLeft, "NaN / inf")
-        p.drawText(QRectF(w + 20, 18, 200, 16), Qt.AlignmentFlag.AlignLeft, self.label)
+        # the rest of the width: "absolute attribution, per-run scale" needs over 200 px
+        p.drawText(QRectF(w + 20, 18, max(200, self.width() - w - 24), 16),
+                   Qt.AlignmentFlag.AlignLeft, self.label)
         p.end()
 
 
@@ -215,9 +243,7 @@ class QtComparisonGrid(QWidget):
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
                        | Qt.TextFlag.TextWordWrap, self.captions.get(sid, f"#{sid}"))
             image = self.images[sid]
-            scale = max(1, self.CELL // image.shape[-1]) if image.ndim >= 2 else 1
-            cells = [qimage(cm.upscale((cm.gray_rgb(image, self.value_range) * 255)
-                                       .astype(np.uint8), scale))] if image.ndim >= 2 else [None]
+            cells = [input_image(image, self.value_range, self.CELL)]
             for col in self.columns:
                 r = col.row_of(sid)
                 cells.append(None if r is None else
@@ -246,7 +272,8 @@ def _plot(title: str) -> pg.PlotWidget:
 
 
 class QtSampleDetail(QWidget):
-    """One sample: input and overlay, deletion and insertion curves, metrics, top classes."""
+    """One sample: input and overlay (for vectors: a bar chart of the strongest features),
+    deletion and insertion curves, metrics, top classes."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -271,26 +298,55 @@ class QtSampleDetail(QWidget):
         self.curves.setYRange(0, 1.02)
         self.curves.setXRange(0, 1)
         self.curves.disableAutoRange()
-        images = QHBoxLayout()
+        # images: input and overlay side by side; vectors: the feature chart instead
+        self.image_panes = QWidget()
+        panes = QHBoxLayout(self.image_panes)
+        panes.setContentsMargins(0, 0, 0, 0)
         for caption, lab in (("input", self.input_label), ("attribution", self.overlay_label)):
             box = QVBoxLayout()
             box.addWidget(plain_label(caption))
             box.addWidget(lab)
-            images.addLayout(box)
-        images.addWidget(self.text, 1)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.title)
-        lay.addLayout(images)
-        lay.addWidget(self.curves, 1)
+            panes.addLayout(box)
+        self.feature_bars = QtFeatureBars()
+        self.feature_bars.hide()
+        self._side = QVBoxLayout()  # the metrics; for vectors the curves go under them
+        self._side.addWidget(self.text, 1)
+        top = QHBoxLayout()
+        top.addWidget(self.image_panes)
+        top.addWidget(self.feature_bars, 3)
+        top.addLayout(self._side, 2)  # images: the only part that stretches
+        self._lay = QVBoxLayout(self)
+        self._lay.addWidget(self.title)
+        self._lay.addLayout(top)
+        self._lay.addWidget(self.curves, 1)
+        self._vector_layout = False
+
+    def _use_vector_layout(self, vector: bool) -> None:
+        """Vectors: the feature chart fills the left, the curves sit beside it under the
+        metrics, so twenty labelled bars fit without making the page taller."""
+        self.image_panes.setVisible(not vector)
+        self.feature_bars.setVisible(vector)
+        if vector == self._vector_layout:
+            return
+        self._vector_layout = vector
+        if vector:
+            self._side.addWidget(self.curves, 2)  # moves it out of the page's column
+            self._lay.setStretch(1, 1)
+        else:
+            self._lay.addWidget(self.curves, 1)
+            self._lay.setStretch(1, 0)
 
     def show_sample(self, data, sid: int, image: np.ndarray, options: DisplayOptions,
-                    value_range, class_names) -> None:
+                    value_range, class_names, feature_names=None) -> None:
+        """Show sample ``sid`` of run ``data``; ``image`` is its input, ``feature_names``
+        the dataset's (vectors only; ``None`` labels features ``f0, f1, ...``)."""
         row = data.row_of(sid) if data is not None else None
         self.curves.clear()
         if row is None:
             self.title.setText(f"Sample {sid} is not in this run.")
             self.input_label.clear()
             self.overlay_label.clear()
+            self.feature_bars.clear_bars()
             self.text.setText("")
             return
         a = data.arrays
@@ -300,12 +356,17 @@ class QtSampleDetail(QWidget):
             return class_names[k] if 0 <= k < len(class_names) else str(k)
 
         self.title.setText(f"Sample {sid} — {data.title} — target class {name(a['target'][row])}")
-        if image.ndim >= 2:
-            scale = max(1, 224 // image.shape[-1])
-            self.input_label.setPixmap(QPixmap.fromImage(qimage(cm.upscale(
-                (cm.gray_rgb(image, value_range) * 255).astype(np.uint8), scale))))
-        self.overlay_label.setPixmap(QPixmap.fromImage(
-            map_image(data, row, image, options, value_range, 224)))
+        vector = is_vector(image, data.attributions[row])
+        self._use_vector_layout(vector)
+        if vector:
+            signed = options.signed(data)
+            self.feature_bars.show_bars(feature_bars(
+                data.attributions[row], image, feature_names, signed=signed,
+                vmax=map_vmax(data, row, options)), signed)
+        else:
+            self.input_label.setPixmap(QPixmap.fromImage(input_image(image, value_range, 224)))
+            self.overlay_label.setPixmap(QPixmap.fromImage(
+                map_image(data, row, image, options, value_range, 224)))
         lines = [f"label       {name(a['label'][row])}",
                  f"prediction  {name(a['prediction'][row])}  "
                  f"({float(a['confidence'][row]):.3f})"]
@@ -374,17 +435,13 @@ class QtSanityPlot(QWidget):
         self.plot.addItem(line)
         self.plot.getAxis("bottom").setTicks([list(zip(x.tolist(), layers, strict=False))])
         self.plot.setXRange(-0.2, len(layers) - 0.8)
-        if sanity.passed:
-            self.verdict.setText(f"✓ {sanity.method} passes: after randomising every layer the "
-                                 f"maps keep a rank correlation of {sanity.final:.2f} with the "
-                                 "trained model's (below 0.5): they depend on the model.")
-            self.verdict.setStyleSheet("color: #1e7b34;")
-        else:
-            self.verdict.setText(f"⚠ {sanity.method} FAILS the sanity check: with every layer "
-                                 f"random the maps still correlate {sanity.final:.2f} with the "
-                                 "trained model's. They reflect the input more than what the "
-                                 "model learned; do not read them as explanations.")
-            self.verdict.setStyleSheet("color: #b03a2e; font-weight: bold;")
+        # where the verdict is read: after the top half of the layers is random
+        self.plot.addItem(pg.InfiniteLine(
+            pos=sanity.verdict_layers, angle=90, label="verdict", labelOpts={"position": 0.95},
+            pen=pg.mkPen("#555", style=Qt.PenStyle.DotLine)))
+        self.verdict.setText(("✓ " if sanity.passed else "⚠ ") + sanity.verdict)
+        self.verdict.setStyleSheet("color: #1e7b34;" if sanity.passed
+                                   else "color: #b03a2e; font-weight: bold;")
 
 
 __all__ = ["QtAttributionGallery", "QtColorBar", "QtComparisonGrid", "QtSampleDetail",

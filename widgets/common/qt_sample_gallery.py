@@ -46,8 +46,9 @@ class _GalleryModel(QAbstractListModel):
                 rgb = to_rgb8(self.images[sid:sid + 1], self.value_range)[0]
                 self._pixmaps[sid] = pixmap(rgb, self.size)
             return self._pixmaps[sid]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return f"sample {int(self.ids[row])}"
+        if role == Qt.ItemDataRole.ToolTipRole:  # the whole caption: long ones are elided
+            caption = self.captions[row] if row < len(self.captions) else ""
+            return f"sample {int(self.ids[row])}" + (f"\n{caption}" if caption else "")
         if role == Qt.ItemDataRole.UserRole:
             return int(self.ids[row])
         return None
