@@ -375,7 +375,10 @@ class QtSampleDetail(QWidget):
                            ("delta", "delta"), ("relative_delta", "rel. delta")):
             if key in a:
                 v = float(a[key][row])
-                lines.append(f"{label:<12}{v: .4g}" if np.isfinite(v) else f"{label:<12} —")
+                # sensitivity re-explains perturbed inputs, so runs measure it on the
+                # first samples only (sensitivity_samples): say so instead of a bare dash
+                missing = " — (not measured for this sample)" if key == "sensitivity" else " —"
+                lines.append(f"{label:<12}{v: .4g}" if np.isfinite(v) else f"{label:<12}{missing}")
         if "converged" in a:
             ok = bool(a["converged"][row])
             lines.append(f"converged   {'yes' if ok else 'NO'} after "
