@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,11 @@ import numpy as np
 from visualizer.errors import DeepScopeError, NotFoundError
 from visualizer.jobs.contract import JobContext
 
+_LAYER_INFOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 ESCALATION = (200, 1000)
 CONVERGED_REL = 1e-2
 COARSE_STEPS = 8
 COARSE_SAMPLES = 16
-TOP_K = 5
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,13 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
                             fix="choose another split, or a larger --limit.")
     x, y = np.ascontiguousarray(x_all[index]), y_all[index]
     params = spec.with_defaults(dict(request.params))
-    # one forward pass with hooks tells layer shapes to the batch plan and the default layer
-    layer_infos = describe_layers(model, torch.from_numpy(x[:1]).to(device))
+    # one forward pass with hooks tells layer shapes to the batch plan and the default
+    # layer; pooled modules come back unchanged, so the answer is kept per module
+    key = (tuple(x.shape[1:]), str(x.dtype), str(device))
+    known = _LAYER_INFOS.setdefault(model, {})
+    if key not in known:
+        known[key] = describe_layers(model, torch.from_numpy(x[:1]).to(device))
+    layer_infos = known[key]
     layer = request.layer
     if spec.layer:
         layer = layer or default_layer(layer_infos)
@@ -171,22 +177,27 @@ def attribute_job(request: AttributeRequest, ctx: JobContext) -> str:
 def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
     import torch
 
+    from visualizer.analysis.attribution.predictions import (
+        can_read_from_method_pass,
+        class_columns,
+        predict,
+        record_logits,
+    )
+    from visualizer.analysis.attribution.targets import parse_target, resolve_targets
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.runfile import RunFileWriter
 
     spec, x, n = p.spec, p.x, len(p.x)
     ctx.check_cancelled()
-    # The attribution batch size also suits the forward pass: on a CPU a few large
-    # batches were twice as slow as many small ones (cache-bound convolutions).
     plan = plan_batches(p, request)
-    logits = predict(p.model, x, p.device, batch=plan["batch_size"])
-    probs = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-    from visualizer.analysis.attribution.targets import parse_target, resolve_targets
-
-    predictions = probs.argmax(axis=1)
-    targets = resolve_targets(parse_target(request.target), predictions, p.y, probs.shape[1])
-    k = min(TOP_K, probs.shape[1])
-    top = np.argsort(-probs, axis=1)[:, :k]
+    from_method_pass = can_read_from_method_pass(spec, request, p.model)
+    logits = targets = None
+    if not from_method_pass:
+        # The attribution batch size also suits the forward pass: on a CPU a few large
+        # batches were twice as slow as many small ones (cache-bound convolutions).
+        logits = predict(p.model, x, p.device, batch=plan["batch_size"])
+        targets = resolve_targets(parse_target(request.target), logits.argmax(axis=1), p.y,
+                                  logits.shape[1])
 
     params = {"model": request.model, "dataset": request.dataset, "split": request.split,
               "method": spec.id, "plugin": p.contribution.id, "layer": p.layer,
@@ -212,11 +223,6 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
                                                     "method": spec.id}) as w:
         w.put("sample_index", p.index)
         w.put("label", p.y.astype(np.int64))
-        w.put("prediction", predictions.astype(np.int64))
-        w.put("confidence", probs.max(axis=1).astype(np.float32))
-        w.put("target", targets)
-        w.put("top_classes", top.astype(np.int64))
-        w.put("top_probs", np.take_along_axis(probs, top, axis=1).astype(np.float32))
         out = Outputs(w, n)
         if request.progressive and "n_steps" in p.params and not request.smooth:
             coarse(p, request, targets, plan, ctx)
@@ -225,9 +231,18 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
             ctx.check_cancelled()
             stop = min(n, start + bs)
             xb = torch.from_numpy(x[start:stop]).to(p.device)
-            tb = torch.from_numpy(targets[start:stop]).to(p.device)
             base = baselines_for(p, xb, start)
-            result = run_batch(p, request, xb, tb, base, start, plan, has_delta)
+            if from_method_pass:
+                with record_logits(p.model) as seen:
+                    result = run_batch(p, request, xb, None, base, start, plan, has_delta)
+                batch_logits = seen.logits
+                batch_targets = batch_logits.argmax(axis=1)
+            else:
+                batch_logits, batch_targets = logits[start:stop], targets[start:stop]
+                result = run_batch(p, request, xb, torch.from_numpy(batch_targets).to(p.device),
+                                   base, start, plan, has_delta)
+            tb = torch.from_numpy(batch_targets).to(p.device)
+            out.write(start, class_columns(batch_logits, batch_targets))
             out.write(start, result)
             ctx.partial({"stage": "batch", "run_id": run.id, "start": start,
                          "sample_index": p.index[start:stop],
@@ -238,21 +253,11 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
             ctx.progress(stop, n)
         out.flush()
         seconds = time.perf_counter() - started
-        run.metrics = out.summary(spec, seconds, float(np.mean(predictions == p.y)))
+        run.metrics = out.summary(spec, seconds,
+                                  float(np.mean(out.column("prediction") == p.y)))
         ctx.status("publishing")
         w.publish()
     return run.id
-
-
-def predict(model, x: np.ndarray, device: str, batch: int = 512) -> np.ndarray:
-    import torch
-
-    outs = []
-    with torch.inference_mode():
-        for start in range(0, len(x), batch):
-            outs.append(model(torch.from_numpy(x[start:start + batch]).to(device))
-                        .float().cpu().numpy())
-    return np.concatenate(outs)
 
 
 def plan_batches(p: Prepared, request: AttributeRequest) -> dict[str, int | None]:
@@ -516,16 +521,17 @@ class hook_guard:
         self.model = model
 
     def __enter__(self):
-        self.before = {(id(m), k): set(getattr(m, k, {}).keys())
-                       for m in self.model.modules() for k in self.KINDS}
+        # only the non-empty registries: most modules have no hooks, and this runs per batch
+        self.before = {(id(m), k): set(hooks) for m in self.model.modules()
+                       for k in self.KINDS if (hooks := getattr(m, k, None))}
         return self
 
     def __exit__(self, *exc):
         for m in self.model.modules():
             for k in self.KINDS:
                 hooks = getattr(m, k, None)
-                if hooks is None:
+                if not hooks:
                     continue
-                for key in set(hooks.keys()) - self.before.get((id(m), k), set()):
+                for key in set(hooks) - self.before.get((id(m), k), set()):
                     hooks.pop(key, None)
         return False

@@ -123,9 +123,9 @@ def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
         baselines_for,
         call_method,
         plan_batches,
-        predict,
         to_input_space,
     )
+    from visualizer.analysis.attribution.predictions import predict
     from visualizer.analysis.attribution.targets import parse_target, resolve_targets
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.runfile import RunFileWriter

@@ -40,6 +40,7 @@ class MethodSpec:
     family: str  # gradient | perturbation | layer | control
     layer: bool = False  # takes a layer; returns layer-shaped attributions
     layer_output: bool = True  # layer methods: False when the result is input-shaped
+    at_input: bool = False  # evaluates the model once, at the inputs (predictions.py)
     has_delta: bool = False
     baselines: str = "none"  # none | input (same shape as inputs) | distribution
     gradient: bool = False  # NoiseTunnel may wrap it
@@ -80,9 +81,10 @@ METHODS: tuple[MethodSpec, ...] = (
                "gradient", has_delta=True, baselines="input", gradient=True,
                params=(N_STEPS, IG_METHOD)),
     MethodSpec("saliency", "Saliency", "Saliency", "gradient", gradient=True, signed=False,
+               at_input=True,
                params=(Param("abs", True, "bool", "absolute gradients"),)),
     MethodSpec("input_x_gradient", "Input × Gradient", "InputXGradient", "gradient",
-               gradient=True),
+               gradient=True, at_input=True),
     MethodSpec("deeplift", "DeepLIFT", "DeepLift", "gradient", has_delta=True,
                baselines="input", gradient=True),
     MethodSpec("deeplift_shap", "DeepLIFT SHAP", "DeepLiftShap", "gradient", has_delta=True,
@@ -93,8 +95,9 @@ METHODS: tuple[MethodSpec, ...] = (
                        Param("stdevs", 0.0, "float", "noise on the inputs", 0.0, 10.0),
                        N_BASELINES)),
     MethodSpec("guided_backprop", "Guided Backprop", "GuidedBackprop", "gradient",
-               gradient=True, note="known to fail the model-randomisation sanity check"),
-    MethodSpec("deconvolution", "Deconvolution", "Deconvolution", "gradient", gradient=True),
+               gradient=True, at_input=True, note="known to fail the model-randomisation sanity check"),
+    MethodSpec("deconvolution", "Deconvolution", "Deconvolution", "gradient", gradient=True,
+               at_input=True),
     MethodSpec("occlusion", "Occlusion", "Occlusion", "perturbation", baselines="input",
                params=(Param("window", 2, "int", "sliding window side in pixels", 1, 64,
                              target="block"),
@@ -113,11 +116,11 @@ METHODS: tuple[MethodSpec, ...] = (
                stochastic=True,
                params=(Param("n_samples", 50, "int", "coalitions sampled", 1, 10000),
                        Param("block", 2, "int", BLOCK.help, 1, 64, target="block"))),
-    MethodSpec("layer_gradcam", "Grad-CAM", "LayerGradCam", "layer", layer=True,
+    MethodSpec("layer_gradcam", "Grad-CAM", "LayerGradCam", "layer", layer=True, at_input=True,
                params=(Param("relu_attributions", True, "bool", "keep positive evidence only"),),
                signed=True),
     MethodSpec("guided_gradcam", "Guided Grad-CAM", "GuidedGradCam", "layer", layer=True,
-               layer_output=False,
+               layer_output=False, at_input=True,
                note="known to fail the model-randomisation sanity check"),
     MethodSpec("layer_conductance", "Layer Conductance", "LayerConductance", "layer",
                layer=True, has_delta=True, baselines="input", params=(N_STEPS,)),

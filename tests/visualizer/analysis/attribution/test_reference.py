@@ -6,6 +6,7 @@ import torch
 from captum import attr as ca
 
 from plugins.manager import get_manager
+from visualizer.workspace import model_pool
 
 LAYER = "conv2"
 
@@ -149,3 +150,38 @@ def test_job_arrays_equal_captum_and_are_complete(demo_ws):
     np.testing.assert_allclose(sums - gap.numpy(), delta, atol=1e-4)
     assert run.metrics["not_converged"] == 0
     assert run.params["method"] == "integrated_gradients" and run.params["n_steps"] == 32
+
+
+@pytest.mark.parametrize("method_id", ["saliency", "layer_gradcam", "guided_gradcam",
+                                       "guided_backprop"])
+def test_methods_at_the_input_read_predictions_from_their_own_pass(demo_ws, method_id):
+    """These jobs skip the separate inference pass: their maps, predictions, confidences
+    and top classes still equal a separate pass followed by captum with the argmax."""
+    run = demo_ws.attribute("cnn", "digits", method_id, limit=40, device="cpu",
+                            metrics=False, batch_size=16)
+    model = demo_ws.load_model("cnn")
+    x = torch.from_numpy(demo_ws.load_dataset("digits").arrays("test")[0][:40])
+    with torch.no_grad():
+        probs = torch.softmax(model(x), dim=1)
+    target = probs.argmax(1)
+    with run.arrays() as a:
+        np.testing.assert_array_equal(a["prediction"][()], target.numpy())
+        np.testing.assert_array_equal(a["target"][()], target.numpy())
+        np.testing.assert_allclose(a["confidence"][()], probs.max(1).values.numpy(), rtol=1e-5)
+        np.testing.assert_array_equal(a["top_classes"][()][:, 0], target.numpy())
+        np.testing.assert_allclose(a["top_probs"][()], probs.sort(1, descending=True)
+                                   .values[:, :5].numpy(), rtol=1e-5, atol=1e-7)
+        stored = a["layer_attributions" if method_id == "layer_gradcam" else "attributions"][()]
+    if method_id == "layer_gradcam":
+        want = ca.LayerGradCam(model, model.conv2).attribute(x, target=target,
+                                                             relu_attributions=True)
+    elif method_id == "guided_gradcam":
+        want = ca.GuidedGradCam(model, model.conv2).attribute(x, target=target)
+    elif method_id == "guided_backprop":
+        want = ca.GuidedBackprop(model).attribute(x, target=target)
+    else:
+        want = ca.Saliency(model).attribute(x, target=target, abs=True)
+    np.testing.assert_allclose(stored, want.detach().numpy(), rtol=1e-4, atol=1e-6)
+    # the job's module went back to the pool, which takes none with a hook left behind
+    assert any(key[1] == "cnn" and key[0] == str(demo_ws.root.resolve())
+               for key in model_pool._idle)
