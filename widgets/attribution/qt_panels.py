@@ -440,7 +440,8 @@ class QtSanityPlot(QWidget):
         self.plot.setXRange(-0.2, len(layers) - 0.8)
         # where the verdict is read: after the top half of the layers is random
         self.plot.addItem(pg.InfiniteLine(
-            pos=sanity.verdict_layers, angle=90, label="verdict", labelOpts={"position": 0.95},
+            pos=sanity.verdict_layers, angle=90, label="verdict read here",
+            labelOpts={"position": 0.95, "color": "#333"},
             pen=pg.mkPen("#555", style=Qt.PenStyle.DotLine)))
         self.verdict.setText(("✓ " if sanity.passed else "⚠ ") + sanity.verdict)
         self.verdict.setStyleSheet("color: #1e7b34;" if sanity.passed

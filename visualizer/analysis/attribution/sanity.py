@@ -15,7 +15,8 @@ demo ResNet against 0.71 at the half), so a verdict read at the end would pass i
 Run arrays: ``layers`` (the randomised layer names, top down, as UTF-8 bytes),
 ``spearman_abs`` and ``spearman`` (L, N), ``sample_index``, ``maps`` (L+1, N, *input
 shape: the original first). Metrics: ``verdict_spearman_abs`` and ``verdict_layers``
-(the rho the verdict reads and after how many layers), ``final_spearman_abs`` (every
+(the rho the verdict reads and after how many layers), ``verdict_spearman`` (signed,
+same step), ``final_spearman_abs`` (every
 layer random), ``passed`` (1/0) and ``threshold``; :func:`verdict_text` words them.
 Params name the ``method``, ``model``, ``dataset`` and options like an
 attribution run, so a view finds the check of the method it shows.
@@ -100,10 +101,16 @@ def verdict_text(method: str, metrics: dict) -> str:
         return (f"{method} passes: {where} its maps keep a rank correlation of {rho:.2f} "
                 f"with the trained model's (below {PASS_THRESHOLD}): they depend on what "
                 "the model learned.")
-    return (f"{method} FAILS the sanity check: {where} its maps still correlate {rho:.2f} "
-            "with the trained model's. They reflect the input (edges, the input "
-            "multiplied in) more than what the model learned; do not read them as "
-            "explanations of the model.")
+    failed = (f"{method} FAILS the sanity check: {where} the magnitudes of its maps still "
+              f"correlate {rho:.2f} with the trained model's.")
+    signed = metrics.get("verdict_spearman")
+    if signed is not None and signed < PASS_THRESHOLD:
+        # input-times-gradient methods: |map| follows |input|, the signs follow the model
+        return (f"{failed} The magnitudes come from the input multiplied in, but the signs "
+                f"change with the model (signed rho {signed:.2f}): read which way a pixel "
+                "pushes, not how much.")
+    return (f"{failed} They reflect the input (edges) more than what the model learned; "
+            "do not read them as explanations of the model.")
 
 
 def sanity_job(request: SanityRequest, ctx: JobContext) -> str:
@@ -167,6 +174,7 @@ def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
     final = float(np.mean(rho_abs_arr[-1])) if len(layers) else float("nan")
     k_verdict = verdict_layers(len(layers))
     at_verdict = float(np.mean(rho_abs_arr[k_verdict - 1])) if len(layers) else float("nan")
+    signed_at_verdict = float(np.mean(rho[k_verdict - 1])) if len(layers) else float("nan")
     passed = bool(at_verdict < PASS_THRESHOLD)
     params = {"model": req.model, "dataset": req.dataset, "split": req.split,
               "method": p.spec.id, "layer": p.layer, "target": str(req.target),
@@ -183,6 +191,7 @@ def _sanity(p, req: SanityRequest, n_samples: int, ctx: JobContext) -> str:
         w.put("sample_index", p.index)
         w.put("maps", np.stack(all_maps).astype(np.float32))
         run.metrics = {"verdict_spearman_abs": at_verdict, "verdict_layers": k_verdict,
+                       "verdict_spearman": signed_at_verdict,
                        "final_spearman_abs": final, "passed": int(passed),
                        "threshold": PASS_THRESHOLD, "n_layers": len(layers),
                        "seconds": round(time.perf_counter() - started, 3)}
