@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
+from visualizer.errors import DeepScopeError
 from widgets._gui_thread import connect_model
 from widgets.attribution.data import latest_sanity, load_attribution, load_sanity, shown_rows
 from widgets.attribution.qt_attribution_jobs import QtAttributionJobs
@@ -174,6 +175,10 @@ class QtAttributionView(QWidget):
                                else load_attribution(ws, run_id))
             except Exception as exc:  # noqa: BLE001 - a damaged run costs its column only
                 self.session.notify("warning", f"Cannot show run {run_id}", str(exc))
+        # the shown run, then the same method on other models beside it, then the others
+        shown = self.data
+        columns.sort(key=lambda c: (c.run_id != shown.run_id, c.method != shown.method,
+                                    c.method, c.model))
         ids = [int(s) for s in self.visible_ids()[:8]]
         names = self.samples.class_names
         captions = {sid: f"#{sid}\nlabel {names[self.samples.y[sid]]}" for sid in ids}
@@ -215,15 +220,29 @@ class QtAttributionView(QWidget):
     def start(self):
         from visualizer.analysis.attribution.job import attribute_job
 
-        return self.jobs.submit(attribute_job, self.controls.request(),
+        request = self._request()
+        if request is None:
+            return None
+        return self.jobs.submit(attribute_job, request,
                                 f"attribution {self.method_combo.currentText()}")
 
     def start_sanity(self):
         from visualizer.analysis.attribution.sanity import SanityRequest, sanity_job
 
-        request = SanityRequest.from_attribute(self.controls.request(), n_samples=8)
-        return self.jobs.submit(sanity_job, request,
+        request = self._request()
+        if request is None:
+            return None
+        return self.jobs.submit(sanity_job, SanityRequest.from_attribute(request, n_samples=8),
                                 f"sanity check {self.method_combo.currentText()}")
+
+    def _request(self):
+        """The controls' request, or None after saying what is wrong with them."""
+        try:
+            return self.controls.request()
+        except DeepScopeError as exc:
+            self.status.setText(str(exc))
+            self.session.notify("warning", "Cannot start: check the options", str(exc))
+            return None
 
     def cancel(self) -> None:
         self.jobs.cancel()

@@ -7,6 +7,8 @@ sample detail charts the strongest features by name (:mod:`qt_feature_bars`).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt
@@ -401,6 +403,9 @@ class QtSampleDetail(QWidget):
                              name=f"insertion (AUC {float(a['insertion_auc'][row]):.3f})")
 
 
+MAX_NAMED_TICKS = 9  # layer names that fit under the sanity plot side by side
+
+
 class QtSanityPlot(QWidget):
     """Rank correlation with the original maps as layers are randomised top down."""
 
@@ -412,7 +417,7 @@ class QtSanityPlot(QWidget):
         self.plot.setLabel("left", "rank correlation with the original maps")
         self.plot.setLabel("bottom", "randomised down to layer (cascading, top → bottom)")
         self.plot.setYRange(-0.2, 1.02)
-        self.plot.addLegend(offset=(-10, 10))
+        self.plot.addLegend(offset=(-10, 10), brush=pg.mkBrush(255, 255, 255, 220))
         lay = QVBoxLayout(self)
         lay.addWidget(self.verdict)
         lay.addWidget(self.plot, 1)
@@ -436,7 +441,10 @@ class QtSanityPlot(QWidget):
                        name="mean ρ, signed")
         line = pg.InfiniteLine(pos=0.5, angle=0, pen=pg.mkPen("#c0392b", style=Qt.PenStyle.DotLine))
         self.plot.addItem(line)
-        self.plot.getAxis("bottom").setTicks([list(zip(x.tolist(), layers, strict=False))])
+        # every layer gets a tick; names only on as many as fit (a ResNet has 17 or more)
+        step = max(1, math.ceil(len(layers) / MAX_NAMED_TICKS))
+        named = [(i, layers[i]) for i in range(0, len(layers), step)]
+        self.plot.getAxis("bottom").setTicks([named, [(i, "") for i in range(len(layers))]])
         self.plot.setXRange(-0.2, len(layers) - 0.8)
         # where the verdict is read: after the top half of the layers is random
         self.plot.addItem(pg.InfiniteLine(

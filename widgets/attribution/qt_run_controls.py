@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visualizer.errors import DeepScopeError
 from widgets.attribution.qt_method_form import QtMethodForm
 from widgets.qt_text import plain_label
 
@@ -146,6 +147,9 @@ class QtRunControls(QWidget):
         from visualizer.analysis.attribution.api import build_request
 
         spec = self.method_spec()
+        if spec is None:
+            raise DeepScopeError("no attribution method is chosen.",
+                                 fix="pick one in the Method list (Plugins lists failures).")
         options = dict(limit=self.limit_spin.value(), target=self.target_combo.currentText(),
                        baseline=self.baseline_combo.currentText(),
                        layer=(self.layer_combo.currentText() or None) if spec.layer else None,
