@@ -107,7 +107,7 @@ def verdict_text(method: str, metrics: dict) -> str:
     if signed is not None and signed < PASS_THRESHOLD:
         # input-times-gradient methods: |map| follows |input|, the signs follow the model
         return (f"{failed} The magnitudes come from the input multiplied in, but the signs "
-                f"change with the model (signed rho {signed:.2f}): read which way a pixel "
+                f"change with the model (signed rho {signed:.2f}): read which way an input "
                 "pushes, not how much.")
     return (f"{failed} They reflect the input (edges) more than what the model learned; "
             "do not read them as explanations of the model.")
