@@ -10,9 +10,10 @@ import h5py
 import numpy as np
 import pytest
 
-from visualizer.data import read_dataset, read_hdf5, read_npz
+from tests.visualizer.data.helpers import error_text
+from visualizer.data import read_hdf5, read_npz
 from visualizer.data.arrays import check_feature_names, make_data_arrays
-from visualizer.errors import DeepScopeError, InvalidDatasetError
+from visualizer.errors import DeepScopeError
 
 NAMES = ["alcohol", "malic_acid", "ash", "od280/od315_of_diluted_wines"]
 
@@ -21,12 +22,6 @@ def _vectors(n: int = 6, d: int = len(NAMES), seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
 
 
-def _error_text(path: Path) -> str:
-    with pytest.raises(InvalidDatasetError) as info:
-        read_dataset(path)
-    text = str(info.value)
-    assert str(path) in text and "Fix:" in text, text
-    return text
 
 
 def test_npz_feature_names_are_read_not_ignored(tmp_path: Path) -> None:
@@ -69,28 +64,28 @@ def test_hdf5_feature_names_as_dataset_or_root_attribute(tmp_path: Path,
 def test_wrong_number_of_names(tmp_path: Path) -> None:
     path = tmp_path / "short.npz"
     np.savez(path, x=_vectors(), y=np.zeros(6, int), feature_names=np.array(NAMES[:3]))
-    text = _error_text(path)
+    text = error_text(path)
     assert "3 names" in text and "4 features" in text and "one name per column" in text
 
 
 def test_names_that_are_not_strings(tmp_path: Path) -> None:
     numbers = tmp_path / "numbers.npz"
     np.savez(numbers, x=_vectors(), y=np.zeros(6, int), feature_names=np.arange(4))
-    text = _error_text(numbers)
+    text = error_text(numbers)
     assert "feature_names" in text and "1-D array of strings" in text and "int" in text
     table = tmp_path / "table.h5"
     with h5py.File(table, "w") as f:
         f.create_dataset("x", data=_vectors())
         f.create_dataset("y", data=np.zeros(6, int))
         f.create_dataset("feature_names", data=np.array([NAMES, NAMES]).astype("S"))
-    assert "shape (2, 4)" in _error_text(table)
+    assert "shape (2, 4)" in error_text(table)
 
 
 def test_names_on_images_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "images.npz"
     np.savez(path, x=np.zeros((2, 1, 2, 2), np.float32), y=[0, 1],
              feature_names=np.array(["a", "b", "c", "d"]))
-    text = _error_text(path)
+    text = error_text(path)
     assert "images" in text and "(1, 2, 2)" in text and "Remove feature_names" in text
 
 
@@ -98,17 +93,17 @@ def test_duplicate_and_empty_names(tmp_path: Path) -> None:
     dupes = tmp_path / "dupes.npz"
     np.savez(dupes, x=_vectors(), y=np.zeros(6, int),
              feature_names=np.array(["a", "b", "a", "c"]))
-    assert "duplicates: 'a'" in _error_text(dupes)
+    assert "duplicates: 'a'" in error_text(dupes)
     empty = tmp_path / "empty.npz"
     np.savez(empty, x=_vectors(), y=np.zeros(6, int), feature_names=np.array(["a", "", "b", "c"]))
-    assert "entry 1" in _error_text(empty)
+    assert "entry 1" in error_text(empty)
 
 
 def test_object_names_are_refused_without_unpickling(tmp_path: Path) -> None:
     path = tmp_path / "objects.npz"
     np.savez(path, x=_vectors(), y=np.zeros(6, int),
              feature_names=np.array(NAMES, dtype=object))
-    text = _error_text(path)
+    text = error_text(path)
     assert "'feature_names'" in text and "pickled" in text and "feature_names must be str" in text
 
 

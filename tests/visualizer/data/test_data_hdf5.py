@@ -6,10 +6,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 
+from tests.visualizer.data.helpers import error_text
 from visualizer.data import detect_source, read_dataset, read_hdf5
-from visualizer.errors import InvalidDatasetError
 
 
 def _write(path: Path, **arrays) -> Path:
@@ -19,12 +18,6 @@ def _write(path: Path, **arrays) -> Path:
     return path
 
 
-def _error_text(path: Path) -> str:
-    with pytest.raises(InvalidDatasetError) as info:
-        read_dataset(path)
-    text = str(info.value)
-    assert str(path) in text and "Fix:" in text, text
-    return text
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -70,7 +63,7 @@ def test_misnamed_file_is_detected_by_content(tmp_path: Path) -> None:
 
 def test_mismatched_lengths(tmp_path: Path) -> None:
     path = _write(tmp_path / "len.h5", x=np.zeros((5, 2)), y=np.zeros(4, int))
-    text = _error_text(path)
+    text = error_text(path)
     assert "5 samples" in text and "4 labels" in text
 
 
@@ -78,15 +71,15 @@ def test_nan_inputs(tmp_path: Path) -> None:
     x = np.zeros((3, 2))
     x[1] = np.inf
     path = _write(tmp_path / "inf.h5", x=x, y=[0, 1, 0])
-    text = _error_text(path)
+    text = error_text(path)
     assert "2 non-finite" in text and "sample 1" in text
 
 
 def test_wrong_dims_and_bad_labels(tmp_path: Path) -> None:
-    assert "5 dims" in _error_text(
+    assert "5 dims" in error_text(
         _write(tmp_path / "dims.h5", x=np.zeros((2, 1, 1, 2, 2)), y=[0, 1])
     )
-    assert "must be >= 0" in _error_text(_write(tmp_path / "neg.h5", x=np.zeros((2, 2)), y=[0, -3]))
+    assert "must be >= 0" in error_text(_write(tmp_path / "neg.h5", x=np.zeros((2, 2)), y=[0, -3]))
 
 
 def test_group_instead_of_dataset(tmp_path: Path) -> None:
@@ -94,18 +87,18 @@ def test_group_instead_of_dataset(tmp_path: Path) -> None:
     with h5py.File(path, "w") as f:
         f.create_group("x")
         f.create_dataset("y", data=[0])
-    assert "group" in _error_text(path)
+    assert "group" in error_text(path)
 
 
 def test_missing_arrays_lists_what_is_there(tmp_path: Path) -> None:
-    text = _error_text(_write(tmp_path / "other.h5", images=np.zeros((2, 2))))
+    text = error_text(_write(tmp_path / "other.h5", images=np.zeros((2, 2))))
     assert "found: images" in text and "create_dataset" in text
 
 
 def test_not_hdf5(tmp_path: Path) -> None:
     path = tmp_path / "text.h5"
     path.write_text("this is not HDF5\n" * 20)
-    text = _error_text(path)
+    text = error_text(path)
     assert "not a readable HDF5 file" in text
 
 
@@ -115,5 +108,5 @@ def test_truncated_hdf5(tmp_path: Path) -> None:
     )
     path = tmp_path / "truncated.h5"
     path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    text = _error_text(path)
+    text = error_text(path)
     assert "truncated" in text

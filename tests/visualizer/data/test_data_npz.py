@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.visualizer.data.helpers import error_text
 from visualizer.data import DataArrays, read_dataset, read_npz
 from visualizer.errors import InvalidDatasetError
 
@@ -16,13 +17,6 @@ def _rng_images(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, 3, 4, 5), dtype=np.float32)
 
 
-def _error_text(path: Path) -> str:
-    with pytest.raises(InvalidDatasetError) as info:
-        read_npz(path)
-    text = str(info.value)
-    assert str(path) in text and "Fix:" in text, text
-    assert info.value.path == path
-    return text
 
 
 def test_round_trip_without_split_puts_everything_in_test(tmp_path: Path) -> None:
@@ -75,7 +69,7 @@ def test_test_only_split_file(tmp_path: Path) -> None:
 def test_mismatched_lengths(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
     np.savez(path, x=np.zeros((10, 3)), y=np.zeros(8, int))
-    text = _error_text(path)
+    text = error_text(path, read_npz)
     assert "10 samples" in text and "8 labels" in text and "one label per sample" in text
 
 
@@ -84,28 +78,28 @@ def test_nan_inputs(tmp_path: Path) -> None:
     x[2, 1] = np.nan
     path = tmp_path / "nan.npz"
     np.savez(path, x=x, y=[0, 0, 1, 1])
-    text = _error_text(path)
+    text = error_text(path, read_npz)
     assert "1 non-finite" in text and "sample 2" in text and "np.isfinite" in text
 
 
 def test_wrong_dims(tmp_path: Path) -> None:
     path = tmp_path / "dims.npz"
     np.savez(path, x=np.zeros(4), y=[0, 0, 1, 1])
-    text = _error_text(path)
+    text = error_text(path, read_npz)
     assert "1 dims" in text and "N×C×H×W" in text
 
 
 def test_object_array_is_refused_without_unpickling(tmp_path: Path) -> None:
     path = tmp_path / "objects.npz"
     np.savez(path, x=np.zeros((2, 2)), y=np.array([0, "cat"], dtype=object))
-    text = _error_text(path)
+    text = error_text(path, read_npz)
     assert "'y'" in text and "pickled" in text and "np.savez" in text
 
 
 def test_plain_pickle_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "sneaky.npz"
     path.write_bytes(pickle.dumps({"x": [1, 2]}))
-    assert "pickle" in _error_text(path)
+    assert "pickle" in error_text(path, read_npz)
 
 
 def test_truncated_archive(tmp_path: Path) -> None:
@@ -113,7 +107,7 @@ def test_truncated_archive(tmp_path: Path) -> None:
     np.savez(good, x=np.zeros((50, 8)), y=np.zeros(50, int))
     path = tmp_path / "truncated.npz"
     path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    assert "truncated" in _error_text(path)
+    assert "truncated" in error_text(path, read_npz)
 
 
 def test_corrupted_member(tmp_path: Path) -> None:
@@ -125,26 +119,26 @@ def test_corrupted_member(tmp_path: Path) -> None:
     for i in range(200, 600):
         raw[i] ^= 0xFF
     path.write_bytes(bytes(raw))
-    text = _error_text(path)
+    text = error_text(path, read_npz)
     assert "damaged" in text or "truncated" in text
 
 
 def test_missing_and_ambiguous_layouts(tmp_path: Path) -> None:
     only_x = tmp_path / "only_x.npz"
     np.savez(only_x, x=np.zeros((2, 2)))
-    assert "no y" in _error_text(only_x)
+    assert "no y" in error_text(only_x, read_npz)
     nothing = tmp_path / "nothing.npz"
     np.savez(nothing, inputs=np.zeros((2, 2)))
-    assert "found: inputs" in _error_text(nothing)
+    assert "found: inputs" in error_text(nothing, read_npz)
     both = tmp_path / "both.npz"
     np.savez(both, x=np.zeros((2, 2)), y=[0, 1], x_train=np.zeros((2, 2)), y_train=[0, 1])
-    assert "unclear" in _error_text(both)
+    assert "unclear" in error_text(both, read_npz)
 
 
 def test_split_parts_must_agree(tmp_path: Path) -> None:
     path = tmp_path / "shapes.npz"
     np.savez(path, x_train=np.zeros((2, 3)), y_train=[0, 1], x_test=np.zeros((2, 4)), y_test=[0, 1])
-    assert "differ in shape" in _error_text(path)
+    assert "differ in shape" in error_text(path, read_npz)
 
 
 def test_npy_file_is_explained(tmp_path: Path) -> None:
