@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from visualizer.workspace.workspace import Workspace
 
 MAX_IDLE = 3
-_HOOK_KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-               "_backward_pre_hooks")
+# a module's hook registries (attributes of torch.nn.Module)
+HOOK_KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+              "_backward_pre_hooks")
 
 _lock = threading.Lock()
 _idle: OrderedDict[tuple, Any] = OrderedDict()  # key -> one idle module
@@ -40,7 +41,7 @@ def fingerprint(model: torch.nn.Module) -> tuple:
     tensors = tuple(
         (name, t.data_ptr(), t._version, t.requires_grad)
         for name, t in (*model.named_parameters(), *model.named_buffers()))
-    hooks = sum(len(getattr(m, kind, {})) for m in model.modules() for kind in _HOOK_KINDS)
+    hooks = sum(len(getattr(m, kind, {})) for m in model.modules() for kind in HOOK_KINDS)
     return tensors, hooks
 
 

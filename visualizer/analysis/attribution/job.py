@@ -24,6 +24,7 @@ import numpy as np
 
 from visualizer.errors import DeepScopeError, NotFoundError
 from visualizer.jobs.contract import JobContext
+from visualizer.workspace.model_pool import HOOK_KINDS
 
 _LAYER_INFOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 ESCALATION = (200, 1000)
@@ -442,8 +443,7 @@ def batch_metrics(p: Prepared, request, xb, tb, base, result, start) -> dict[str
 class hook_guard:
     """Remove any module hook that appeared during the block (a plugin that forgot one)."""
 
-    KINDS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
-             "_backward_pre_hooks")
+    KINDS = HOOK_KINDS
 
     def __init__(self, model):
         self.model = model
