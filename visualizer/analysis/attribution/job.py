@@ -229,6 +229,7 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
         if request.progressive and "n_steps" in p.params and not request.smooth:
             coarse(p, request, targets, plan, ctx)
         bs = plan["batch_size"]
+        seen_logits, seen_targets = [], []  # the class columns are computed once, at the end
         for start in range(0, n, bs):
             ctx.check_cancelled()
             stop = min(n, start + bs)
@@ -244,7 +245,8 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
                 result = run_batch(p, request, xb, torch.from_numpy(batch_targets).to(p.device),
                                    base, start, plan, has_delta)
             tb = torch.from_numpy(batch_targets).to(p.device)
-            out.write(start, class_columns(batch_logits, batch_targets))
+            seen_logits.append(batch_logits)
+            seen_targets.append(batch_targets)
             out.write(start, result)
             ctx.partial({"stage": "batch", "run_id": run.id, "start": start,
                          "sample_index": p.index[start:stop],
@@ -253,6 +255,7 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
                 ctx.status(f"metrics {start}-{stop} of {n}")
                 out.write(start, batch_metrics(p, request, xb, tb, base, result, start))
             ctx.progress(stop, n)
+        out.write(0, class_columns(np.concatenate(seen_logits), np.concatenate(seen_targets)))
         out.flush()
         seconds = time.perf_counter() - started
         run.metrics = out.summary(spec, seconds,
