@@ -51,6 +51,12 @@ def split_samples(workspace, dataset: str, split: str) -> SplitSamples:
     return samples
 
 
+def cached_split_samples(workspace, dataset: str, split: str) -> SplitSamples | None:
+    """The split if this process has loaded it already, else None (reads nothing)."""
+    with _lock:
+        return _cache.get((str(Path(workspace.root)), dataset, split))
+
+
 def samples_of_run(workspace, run) -> SplitSamples:
     """The split a run was made from (``run.params['dataset']``, ``['split']``)."""
     return split_samples(workspace, run.params["dataset"], run.params.get("split", "test"))

@@ -86,7 +86,7 @@ class QtMainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.overview = QtRunOverview(session)
+        self.overview = QtRunOverview(session, runner=self.runner)
         self.tabs.addTab(self.overview, "Overview")
         self.pending_pages: dict[str, QtEmptyState] = {}
         self.views: dict[str, QWidget] = {}

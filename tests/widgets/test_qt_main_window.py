@@ -27,7 +27,8 @@ def test_window_opens_workspace_and_shows_overview(qtbot, window, session, tmp_p
     item = window.browser._items[("run", run_id)]
     window.browser.tree.setCurrentItem(item)
     assert session.selection.run_id == run_id
-    assert window.overview.stack.currentIndex() == 1
+    # the layer statistics are read in a job, then shown
+    qtbot.waitUntil(lambda: window.overview.stack.currentIndex() == 1, timeout=30000)
     assert window.overview.table.rowCount() == 2
     # views not built yet show an honest empty state
     assert "select an activation run" in window.pending_pages["Pruning"].hint.text()

@@ -100,3 +100,28 @@ def test_overview_shows_layers_and_links_layer(qtbot, session, workspace):
     selected = table.selectionModel().selectedRows()[0].row()
     assert table.item(selected, 1).text() == "conv1"
     assert "conv1" in overview.chart_title.text()
+
+
+def test_overview_reads_statistics_in_a_job_and_drops_stale_results(qtbot, session,
+                                                                    workspace):
+    from widgets.qt_job_runner import QtJobRunner
+
+    ws, run_id = workspace
+    session.workspace = ws
+    runner = QtJobRunner(session.jobs)
+    overview = QtRunOverview(session, runner=runner)
+    qtbot.addWidget(overview)
+    with qtbot.waitSignal(runner.job_finished, timeout=30000) as blocker:
+        session.selection.run_id = run_id
+        # nothing read on the GUI thread: the page says it is reading until the job ends
+        assert overview.stack.currentIndex() == 0
+        assert "Reading the layer statistics" in overview.empty.hint.text()
+    assert blocker.args[0].state.value == "done"
+    qtbot.waitUntil(lambda: overview.stack.currentIndex() == 1)
+    assert [overview.table.item(r, 1).text()
+            for r in range(overview.table.rowCount())] == list(LAYERS)
+    # a result for a run the user has left is not shown
+    overview._showing = "another-run"
+    overview._on_summarized(ws.run(run_id), [])
+    assert overview.layers  # still the summary of the shown run
+    runner.shutdown(wait=True)

@@ -74,8 +74,8 @@ class LoadRequest:
 
 
 def load_for_view(request: LoadRequest, ctx):
-    """Job: an attribution run and its dataset split, for runs too large to read on the
-    GUI thread."""
+    """Job: an attribution run, its dataset split and its method's latest sanity check
+    (``(data, samples, sanity or None)``), for what is not to be read on the GUI thread."""
     from visualizer.samples import split_samples
     from visualizer.workspace.workspace import Workspace
 
@@ -83,7 +83,31 @@ def load_for_view(request: LoadRequest, ctx):
     ctx.status("reading the attribution run")
     data = load_attribution(ws, request.run_id)
     ctx.check_cancelled()
-    return data, split_samples(ws, data.dataset, data.split)
+    samples = split_samples(ws, data.dataset, data.split)
+    sanity_run = latest_sanity(ws, data.model, data.method)
+    return data, samples, load_sanity(ws, sanity_run.id) if sanity_run else None
+
+
+@dataclass(frozen=True)
+class ColumnsRequest:
+    workspace: str
+    run_ids: tuple[str, ...]
+
+
+def load_columns(request: ColumnsRequest, ctx) -> dict[str, AttributionData | str]:
+    """Job: runs for the comparison grid; a run that cannot be read maps to the reason."""
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace(request.workspace)
+    out: dict[str, AttributionData | str] = {}
+    for k, run_id in enumerate(request.run_ids):
+        ctx.check_cancelled()
+        try:
+            out[run_id] = load_attribution(ws, run_id)
+        except Exception as exc:  # noqa: BLE001 - a damaged run costs its column only
+            out[run_id] = str(exc)
+        ctx.progress(k + 1, len(request.run_ids))
+    return out
 
 
 @dataclass

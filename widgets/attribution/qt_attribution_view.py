@@ -10,6 +10,7 @@ The view composes its parts and keeps what is shown (the run, its samples):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +18,23 @@ from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
 from visualizer.errors import DeepScopeError
 from widgets._gui_thread import connect_model
-from widgets.attribution.data import latest_sanity, load_attribution, load_sanity, shown_rows
+from widgets.attribution.data import (
+    ColumnsRequest,
+    latest_sanity,
+    load_attribution,
+    load_columns,
+    load_sanity,
+    shown_rows,
+)
 from widgets.attribution.qt_attribution_jobs import QtAttributionJobs
 from widgets.attribution.qt_attribution_tabs import TABS, QtAttributionTabs
 from widgets.attribution.qt_display_bar import QtDisplayBar
 from widgets.attribution.qt_panels import DisplayOptions
 from widgets.attribution.qt_run_controls import QtRunControls
 
-__all__ = ["TABS", "QtAttributionView"]  # TABS: the render CLI checks --set tab= against it
+__all__ = ["TABS", "QtAttributionView"]
+MAX_CACHED_COLUMNS = 8  # comparison runs kept in memory (each at most data.MAX_BYTES)
+_READ_HERE = object()  # _show_loaded: no sanity data given, read it  # TABS: the render CLI checks --set tab= against it
 
 
 class QtAttributionView(QWidget):
@@ -35,6 +45,10 @@ class QtAttributionView(QWidget):
         self.data = None  # AttributionData of the shown run
         self.samples = None  # SplitSamples of its dataset
         self._loading_run: str | None = None  # the run being read in a job, if any
+        # runs read for the comparison grid (run files never change, so by id), and the
+        # job reading more of them
+        self._columns: OrderedDict[str, object] = OrderedDict()
+        self._columns_job = None
         self.controls = QtRunControls(session)
         self.display = QtDisplayBar(self.options)
         self.tabs = QtAttributionTabs(session)
@@ -108,34 +122,48 @@ class QtAttributionView(QWidget):
             self.show_run(run_id)
 
     def show_run(self, run_id: str) -> None:
-        """Show a run: small ones at once, large ones read in a job (never on this thread)."""
-        from visualizer.samples import split_samples
+        """Show a run: a small one whose dataset is in memory at once; others are read in
+        a job (a dataset read, or an import it needs, must never block this thread)."""
+        from visualizer.samples import cached_split_samples
         from widgets.attribution.data import SYNC_LOAD_BYTES, LoadRequest, load_for_view
 
         ws = self.session.workspace
         self._loading_run = run_id
+        params = ws.run(run_id).params
+        samples = cached_split_samples(ws, params.get("dataset", "?"),
+                                       params.get("split", "test"))
         _, size = shown_rows(ws, run_id)
-        if size <= SYNC_LOAD_BYTES:
-            data = load_attribution(ws, run_id)
-            self._show_loaded(data, split_samples(ws, data.dataset, data.split))
+        if size <= SYNC_LOAD_BYTES and samples is not None:
+            self._show_loaded(load_attribution(ws, run_id), samples)
             return
-        self.status.setText(f"reading run {run_id} ({size / 2**20:.0f} MiB) …")
+        self.status.setText(f"reading run {run_id} ({size / 2**20:.1f} MiB) and its samples …")
 
         def loaded(job) -> None:
             if self._loading_run == run_id:  # a newer choice wins
-                self._show_loaded(*job.result)
+                data, samples, sanity = job.result
+                self._show_loaded(data, samples, sanity)
+
+        def failed(job) -> None:  # the runner has notified the error
+            if self._loading_run == run_id:
+                self._loading_run = None
+                self.status.setText(f"run {run_id} cannot be shown: {job.error}")
 
         self.runner.submit(load_for_view, LoadRequest(str(ws.root), run_id),
-                           name=f"Read attribution run {run_id}", on_done=loaded)
+                           name=f"Read attribution run {run_id}", on_done=loaded,
+                           on_failed=failed)
 
-    def _show_loaded(self, data, samples) -> None:
+    def _show_loaded(self, data, samples, sanity=_READ_HERE) -> None:
         self.data, self.samples = data, samples
+        self._loading_run = None
         self.display.set_classes(self.samples.class_names)
         self.tabs.show_summary(self.data, self.options)
         self.tabs.default_comparison(self.data)
         self.refresh_gallery()
         self.refresh_grid()
-        self.refresh_sanity()
+        if sanity is _READ_HERE:
+            self.refresh_sanity()
+        else:  # read in the job with the run
+            self.sanity_plot.set_sanity(sanity)
         sid = self.session.selection.hovered_sample
         self.show_detail(sid if sid is not None and self.data.row_of(sid) is not None
                          else int(self.data.sample_index[0]))
@@ -165,16 +193,22 @@ class QtAttributionView(QWidget):
         return self.tabs.checked_runs()
 
     def refresh_grid(self, *_) -> None:
+        """The grid of the ticked runs; runs not read yet are read in a job, then shown."""
         if self.data is None or self.samples is None:
             return
         ws = self.session.workspace
-        columns = []
+        columns, missing = [], []
         for run_id in self.checked_runs():
-            try:
-                columns.append(self.data if run_id == self.data.run_id
-                               else load_attribution(ws, run_id))
-            except Exception as exc:  # noqa: BLE001 - a damaged run costs its column only
-                self.session.notify("warning", f"Cannot show run {run_id}", str(exc))
+            column = self.data if run_id == self.data.run_id else self._columns.get(run_id)
+            if column is None:
+                missing.append(run_id)
+            elif not isinstance(column, str):  # a string says why the run cannot be read
+                columns.append(column)
+        if missing and self._columns_job is None:
+            self._columns_job = self.runner.submit(
+                load_columns, ColumnsRequest(str(ws.root), tuple(missing)),
+                name=f"Read {len(missing)} run(s) to compare", on_done=self._on_columns_read,
+                on_failed=lambda job: setattr(self, "_columns_job", None))
         # the shown run, then the same method on other models beside it, then the others
         shown = self.data
         columns.sort(key=lambda c: (c.run_id != shown.run_id, c.method != shown.method,
@@ -184,6 +218,21 @@ class QtAttributionView(QWidget):
         captions = {sid: f"#{sid}\nlabel {names[self.samples.y[sid]]}" for sid in ids}
         self.grid.options = self.options
         self.grid.set(columns, ids, self.samples.x, self.samples.input_range, captions)
+
+    def _on_columns_read(self, job) -> None:
+        self._columns_job = None
+        for run_id, column in job.result.items():
+            if isinstance(column, str):
+                self.session.notify("warning", f"Cannot show run {run_id}", column)
+            self._columns[run_id] = column
+            self._columns.move_to_end(run_id)
+        while len(self._columns) > MAX_CACHED_COLUMNS:
+            self._columns.popitem(last=False)
+        self.refresh_grid()
+
+    def loading(self) -> bool:
+        """Whether a run or comparison columns are still being read (``render`` waits)."""
+        return self._loading_run is not None or self._columns_job is not None
 
     def refresh_sanity(self) -> None:
         d = self.data

@@ -8,6 +8,7 @@ gallery), ``sample`` (a sample index for the detail), ``opacity`` (0-1), ``mode`
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from visualizer.errors import DeepScopeError
@@ -40,6 +41,11 @@ def render(workspace, *, run=None, out, options) -> Path:
         view.mode_combo.setCurrentText(options["mode"])
     view.refresh_runs(select=run_id)
     view.show_run(run_id)
+    deadline = time.monotonic() + 300  # the run and its dataset may be read in a job
+    while (view.loading() or view.data is None or view.data.run_id != run_id) \
+            and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.01)
     if "sample" in options:
         view.show_detail(int(options["sample"]))
     view.resize(int(options.get("width", 1400)), int(options.get("height", 900)))

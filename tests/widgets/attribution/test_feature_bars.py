@@ -198,7 +198,9 @@ def test_view_labels_the_detail_with_the_datasets_feature_names(qtbot, tabular_w
     view = QtAttributionView(session, runner)
     qtbot.addWidget(view)
     try:
-        view.show_run(run_id)
+        view.show_run(run_id)  # the dataset is not in memory yet: read in a job
+        qtbot.waitUntil(lambda: view.data is not None and view.data.run_id == run_id,
+                        timeout=30000)
         view.show_detail(5)
         with ws.run(run_id).arrays() as a:
             stored = a["attributions"][1]  # row of sample 5
