@@ -99,9 +99,13 @@ class QtAttributionTabs(QTabWidget):
             warnings.append(f"⚠ {m['n_nonfinite']} non-finite values (shown in green).")
         sanity = latest_sanity(self.session.workspace, d.model, d.method)
         if sanity is not None and not sanity.metrics.get("passed"):
-            warnings.append(f"⚠ {d.method} fails the model-randomisation sanity check: its "
-                            "maps barely change when the model's upper layers are random. "
-                            "See the Sanity check tab.")
+            signs_follow_model = sanity.metrics.get("verdict_spearman", 1.0) < 0.5
+            what = ("the magnitudes of its maps barely change when the model's upper layers "
+                    "are random (the input is multiplied in), though their signs do"
+                    if signs_follow_model else
+                    "its maps barely change when the model's upper layers are random")
+            warnings.append(f"⚠ {d.method} fails the model-randomisation sanity check: "
+                            f"{what}. See the Sanity check tab.")
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
         signed = options.signed(d)
