@@ -8,6 +8,7 @@ driven from a script or a test without Qt.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,14 +66,64 @@ class Session:
     workspace: object | None = None  # visualizer.workspace.Workspace, imported lazily
 
     workspace_changed = Signal(object)
-    catalog_changed = Signal()  # models, datasets or runs were added or changed state
+    # CatalogChange: which models, datasets and runs were added, updated or removed.
+    # Views subscribe to it instead of re-reading the catalog or polling it.
+    catalog_changed = Signal(object)
+    # A write to the open workspace's catalog happened in this process (emitted from the
+    # writing thread, possibly many times a second): call ``check_catalog`` soon.
+    catalog_touched = Signal()
     notified = Signal(object)  # Notification
+
+    def __post_init__(self) -> None:
+        from visualizer.workspace.catalog import add_write_listener
+
+        self._seen_change = 0
+        self._check_lock = threading.Lock()
+        add_write_listener(self._on_catalog_written)
+
+    def _on_catalog_written(self, path: Path) -> None:
+        ws = self.workspace
+        if ws is not None and path == ws.catalog.path:
+            self.catalog_touched.emit()
+
+    def check_catalog(self):
+        """Read what changed in the catalog since the last look (by any process) and
+        emit ``catalog_changed`` with it; returns the change (falsy when none)."""
+        from visualizer.workspace.catalog import CatalogChange
+
+        ws = self.workspace
+        if ws is None:
+            return CatalogChange()
+        with self._check_lock:
+            try:
+                self._seen_change, change = ws.catalog.changes_since(self._seen_change)
+            except Exception as exc:  # noqa: BLE001 - a locked or moved file: say so, go on
+                log.warning("cannot read the catalog's changes: %s", exc)
+                return CatalogChange()
+        if change:
+            self.catalog_changed.emit(change)
+            if change.touches_runs("activations"):
+                self._follow_activation_runs(change)
+        return change
+
+    def _follow_activation_runs(self, change) -> None:
+        """Keep ``selection.run_id`` on a complete activation run: drop one that was
+        removed, and pick the newest when none is selected (a first run just finished)."""
+        sel = self.selection
+        gone = change.runs.get(sel.run_id) if sel.run_id else None
+        if gone is not None and (gone.op == "removed" or gone.status != "complete"):
+            sel.run_id = None
+        if sel.run_id is None:
+            runs = self.workspace.catalog.runs(kind="activations", status="complete")
+            if runs:
+                sel.run_id = runs[-1].id
 
     def open_workspace(self, path: str | Path, create: bool = False):
         from visualizer.workspace.workspace import Workspace
 
         ws = Workspace.open(path, create=create)
         self.workspace = ws
+        self._seen_change = ws.catalog.last_change()
         self.selection.sample_ids = ()
         self.selection.run_id = None
         self.selection.layer = None

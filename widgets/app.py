@@ -100,7 +100,7 @@ def start_demo_build(window, path: str):
     session = window.session
 
     def on_done(job) -> None:
-        session.catalog_changed.emit()
+        session.check_catalog()
         runs = [r for r in session.workspace.runs(kind="activations", status="complete")]
         if runs and session.selection.run_id is None:
             preferred = [r for r in runs if r.params.get("model") == "cnn"] or runs
@@ -114,9 +114,6 @@ def start_demo_build(window, path: str):
                    "activations; this takes under a minute. You can use the window meanwhile.")
     job = window.runner.submit(build_demo, DemoRequest(path), name="Build demo workspace",
                                on_done=on_done)
-    bridge = window.runner.bridge(job)
-    if bridge is not None:  # each finished step adds a model or a run: show it
-        bridge.progressed.connect(lambda *_: session.catalog_changed.emit())
     return job
 
 

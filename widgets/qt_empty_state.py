@@ -66,6 +66,11 @@ OPEN_WORKSPACE_HINT = ("Open a workspace (File menu), then select an activation 
                        "workspace browser on the left.")
 
 
+NO_ACTIVATION_RUNS_HINT = ("This workspace has no activation run yet. Make one with Analysis > "
+                           "Extract activations; a run that finishes, here or in a job, is "
+                           "shown at once.")
+
+
 def activation_run_or_hint(workspace, run_id: str | None, select_hint: str):
     """``(run, None)`` when ``run_id`` is an activation run to show, else ``(None, hint)``
     with the text for the view's empty state (no workspace, nothing selected, a run
@@ -73,6 +78,8 @@ def activation_run_or_hint(workspace, run_id: str | None, select_hint: str):
     if workspace is None:
         return None, OPEN_WORKSPACE_HINT
     if not run_id:
+        if not workspace.catalog.runs(kind="activations", status="complete"):
+            return None, NO_ACTIVATION_RUNS_HINT
         return None, select_hint
     try:
         run = workspace.run(run_id)

@@ -162,19 +162,19 @@ def start_extraction(session, runner, request):
     from visualizer.analysis.activations import extract_activations
 
     def on_done(job) -> None:
-        session.catalog_changed.emit()
+        session.check_catalog()
         session.selection.run_id = job.result
         session.notify("info", "Activations extracted",
                        f"{request.model} on {request.dataset} ({request.split}): run "
                        f"{job.result}.")
 
     def on_failed(job) -> None:
-        session.catalog_changed.emit()  # the run now shows failed in the browser
+        session.check_catalog()  # the run now shows failed in the browser
         from widgets.qt_job_runner import notify_failure
 
         notify_failure(session.notify, job)
 
-    session.catalog_changed.emit()
+    session.check_catalog()
     return runner.submit(extract_activations, request,
                          name=f"Extract {request.model} on {request.dataset}",
                          on_done=on_done, on_failed=on_failed)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from widgets._gui_thread import connect_model
 from widgets.qt_dialogs import last_dir, remember_dir
+from widgets.qt_catalog_watch import QtCatalogWatch
 from widgets.qt_empty_state import QtEmptyState
 from widgets.qt_job_runner import QtJobRunner
 from widgets.qt_jobs_panel import QtJobsPanel
@@ -83,6 +84,7 @@ class QtMainWindow(QMainWindow):
         self.session = session
         self.setObjectName("deepscope-main-window")
         self.runner = QtJobRunner(session.jobs, self, notify=session.notify)
+        self.catalog_watch = QtCatalogWatch(session, self)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)

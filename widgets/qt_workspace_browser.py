@@ -1,19 +1,21 @@
-"""The workspace browser: models, datasets and runs of the open workspace in one tree.
+"""The workspace browser: models and datasets in a tree, runs in a sortable table.
 
 Selecting an activation run makes it the session's current run
 (``session.selection.run_id``), and a change of that selection elsewhere selects the
 run here. A details pane shows the selected entry's parameters, metrics, provenance
-and error as plain text. Run states update live while jobs run.
+and error as plain text. The browser follows ``session.catalog_changed``: a change
+touches only the rows it names, so it stays cheap with tens of thousands of runs, and
+the whole list is read off the GUI thread when a workspace opens.
 """
 
 from __future__ import annotations
 
 import json
-import time
+import threading
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QBrush, QColor, QFont, QGuiApplication
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QAction, QFont, QGuiApplication
 from PySide6.QtWidgets import (
     QHeaderView,
     QMenu,
@@ -23,27 +25,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
-from widgets._gui_thread import connect_model
-from widgets.qt_text import plain_text_view, show_text_dialog
+from widgets._gui_thread import call_on_gui, connect_model
+from widgets.qt_run_table import RUN_ID_ROLE, QtRunTable, format_time
+from widgets.qt_text import plain_label, plain_text_view, show_text_dialog
 
-COLUMNS = ("Name", "Type", "Status", "Created", "Details")
-TYPE, STATUS, CREATED, DETAILS = 1, 2, 3, 4
+COLUMNS = ("Name", "Type", "Details")
+TYPE, DETAILS = 1, 2
 KEY = Qt.ItemDataRole.UserRole
-STATUS_COLOURS = {"complete": "#2e7d32", "failed": "#c62828", "running": "#1565c0",
-                  "cancelled": "#8d6e63", "interrupted": "#ef6c00"}
-
-
-def format_time(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
-
-
-def short_time(ts: float | None) -> str:
-    """``HH:MM`` for today, the date otherwise (the full time is in the tooltip)."""
-    if not ts:
-        return ""
-    same_day = time.localtime(ts)[:3] == time.localtime()[:3]
-    return time.strftime("%H:%M" if same_day else "%Y-%m-%d", time.localtime(ts))
 
 
 def _shape(shape: Any) -> str:
@@ -71,16 +61,6 @@ def dataset_summary(rec) -> str:
     if info.get("class_names"):
         parts.append(f"{len(info['class_names'])} classes")
     return " · ".join(parts)
-
-
-def run_summary(run) -> str:
-    p = run.params
-    text = f"{p.get('model', run.record.model or '?')} on {p.get('dataset', run.record.dataset or '?')}"
-    if p.get("split"):
-        text += f" ({p['split']})"
-    if p.get("layer"):
-        text += f" · {p['layer']}"
-    return text
 
 
 def describe_entry(ws, key: tuple[str, str]) -> str:
@@ -111,7 +91,7 @@ def describe_entry(ws, key: tuple[str, str]) -> str:
 
 
 class QtWorkspaceBrowser(QWidget):
-    """Tree of the workspace's models, datasets and runs, linked to the selection."""
+    """Models and datasets (tree), runs (table), linked to the selection."""
 
     run_activated = Signal(str)  # a run was chosen (double-click / "Show in Overview")
 
@@ -119,6 +99,7 @@ class QtWorkspaceBrowser(QWidget):
         super().__init__(parent)
         self.session = session
         self._updating = False
+        self._load_token = 0
         self._items: dict[tuple[str, str], QTreeWidgetItem] = {}
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -129,38 +110,50 @@ class QtWorkspaceBrowser(QWidget):
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((140, 95, 70, 80)):
+        for col, width in enumerate((140, 95)):
             self.tree.setColumnWidth(col, width)
         self.groups: dict[str, QTreeWidgetItem] = {}
         bold = QFont()
         bold.setBold(True)
-        for group in ("models", "datasets", "runs"):
+        for group in ("models", "datasets"):
             item = QTreeWidgetItem([group.capitalize()])
             item.setFont(0, bold)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.tree.addTopLevelItem(item)
             item.setExpanded(True)
-            item.setFirstColumnSpanned(False)
             self.groups[group] = item
+        self.runs = QtRunTable()
+        self.runs_label = plain_label("Runs")
+        self.runs_label.setFont(bold)
+        runs_page = QWidget()
+        runs_lay = QVBoxLayout(runs_page)
+        runs_lay.setContentsMargins(0, 4, 0, 0)
+        runs_lay.setSpacing(2)
+        runs_lay.addWidget(self.runs_label)
+        runs_lay.addWidget(self.runs, 1)
         self.details = plain_text_view("", mono=True)
         self.details.setPlaceholderText("Select a model, dataset or run to see its details.")
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
+        splitter.addWidget(runs_page)
         splitter.addWidget(self.details)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([150, 420, 160])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(splitter)
 
         self.tree.currentItemChanged.connect(self._on_tree_current_changed)
-        self.tree.itemDoubleClicked.connect(self._on_tree_double_clicked)
         self.tree.customContextMenuRequested.connect(self._on_tree_context_menu)
-        self._poll = QTimer(self)
-        self._poll.setInterval(1000)
-        self._poll.timeout.connect(self._on_poll_timeout)
-        self._poll.start()
-        connect_model(self, session.catalog_changed, self.refresh)
+        self.runs.current_run_changed.connect(self._on_runs_current_changed)
+        self.runs.run_activated.connect(self.run_activated)
+        self.runs.view.customContextMenuRequested.connect(self._on_runs_context_menu)
+        self.runs.model.modelReset.connect(self._update_runs_label)
+        self.runs.model.rowsInserted.connect(self._update_runs_label)
+        self.runs.model.rowsRemoved.connect(self._update_runs_label)
+        connect_model(self, session.catalog_changed, self._on_session_catalog_changed, nargs=1)
         connect_model(self, session.workspace_changed, self._on_session_workspace_changed,
                       nargs=1)
         connect_model(self, session.selection.events.run_id,
@@ -172,9 +165,78 @@ class QtWorkspaceBrowser(QWidget):
         self.details.clear()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Re-read the catalog; keeps the current item and the run selection."""
+    def refresh(self, wait: bool = False) -> None:
+        """Re-read the catalog: models and datasets here, the runs in a thread (or here
+        with ``wait``). Keeps the current entry and the run selection."""
         ws = self.session.workspace
+        self._fill_tree(ws)
+        self._load_token += 1
+        if ws is None:
+            self.runs.set_rows([])
+            self.details.setPlainText("No workspace is open.\n\nUse File > New workspace… "
+                                      "or File > Open workspace…")
+            return
+        token, catalog = self._load_token, ws.catalog
+        if wait:
+            self._on_rows_loaded(token, catalog.run_rows())
+            return
+        self.runs_label.setText("Runs (reading …)")
+
+        def load() -> None:
+            try:
+                rows = catalog.run_rows()
+            except Exception as exc:  # noqa: BLE001 - say so in the list, never raise
+                call_on_gui(self._on_rows_failed, token, str(exc))
+                return
+            call_on_gui(self._on_rows_loaded, token, rows)
+
+        threading.Thread(target=load, name="read run list", daemon=True).start()
+
+    def _on_rows_loaded(self, token: int, rows) -> None:
+        if token != self._load_token or not isValid(self):
+            return  # another workspace or a newer read
+        self._updating = True
+        try:
+            self.runs.set_rows(rows)
+            run_id = self.session.selection.run_id
+            if run_id and (self.current_key() is None or self.current_key()[0] == "run"):
+                self.runs.select(run_id)
+        finally:
+            self._updating = False
+        self._update_runs_label()
+
+    def _on_rows_failed(self, token: int, message: str) -> None:
+        if token == self._load_token and isValid(self):
+            self.runs_label.setText(f"Runs (cannot be read: {message})")
+
+    def _update_runs_label(self, *_) -> None:
+        model = self.runs.model
+        shown, total = model.rowCount(), model.total
+        self.runs_label.setText(f"Runs ({total:,})" if shown == total
+                                else f"Runs ({shown:,} of {total:,} shown)")
+
+    def _on_session_catalog_changed(self, change) -> None:
+        ws = self.session.workspace
+        if ws is None:
+            return
+        if change.reset:
+            self.refresh()
+            return
+        if change.models or change.datasets:
+            self._fill_tree(ws)
+        if change.runs:
+            removed = [i for i, c in change.runs.items() if c.op == "removed"]
+            changed = [i for i, c in change.runs.items() if c.op != "removed"]
+            self._updating = True
+            try:
+                self.runs.apply(ws.catalog.run_rows(changed), removed)
+            finally:
+                self._updating = False
+            key = self.current_key()
+            if key is not None and key[0] == "run" and key[1] in change.runs:
+                self._show_details(key)  # its status, metrics or error changed
+
+    def _fill_tree(self, ws) -> None:
         current = self.current_key()
         self._updating = True
         try:
@@ -182,47 +244,28 @@ class QtWorkspaceBrowser(QWidget):
                 group.takeChildren()
             self._items.clear()
             if ws is not None:
-                self._fill(ws)
+                for rec in ws.models():
+                    self._add("models", ("model", rec.name),
+                              [rec.name, rec.format, model_summary(rec)], rec.created_at)
+                for rec in ws.datasets():
+                    self._add("datasets", ("dataset", rec.name),
+                              [rec.name, rec.source.removeprefix("deepscope."),
+                               dataset_summary(rec)], rec.created_at)
             for group in self.groups.values():
                 group.setText(TYPE, f"{group.childCount()}")
-            target = current if current in self._items else None
-            run_id = self.session.selection.run_id
-            if target is None and run_id and ("run", run_id) in self._items:
-                target = ("run", run_id)
-            if target is not None:
-                self.tree.setCurrentItem(self._items[target])
+            if current in self._items:
+                self.tree.setCurrentItem(self._items[current])
         finally:
             self._updating = False
-        if ws is None:
-            self.details.setPlainText("No workspace is open.\n\nUse File > New workspace… "
-                                      "or File > Open workspace…")
 
-    def _fill(self, ws) -> None:
-        for rec in ws.models():
-            self._add("models", ("model", rec.name),
-                      [rec.name, rec.format, "", rec.created_at, model_summary(rec)])
-        for rec in ws.datasets():
-            self._add("datasets", ("dataset", rec.name),
-                      [rec.name, rec.source.removeprefix("deepscope."), "", rec.created_at,
-                       dataset_summary(rec)])
-        for run in reversed(ws.runs()):  # newest first
-            item = self._add("runs", ("run", run.id),
-                             [run.id, run.kind, run.status, run.record.created_at,
-                              run_summary(run)])
-            item.setForeground(STATUS, QBrush(QColor(STATUS_COLOURS.get(run.status, "#000000"))))
-            if run.error:
-                item.setToolTip(STATUS, f"{run.status}: {run.error}")
-
-    def _add(self, group: str, key: tuple[str, str], texts: list) -> QTreeWidgetItem:
-        created = texts[CREATED]
-        texts = [str(t) for t in texts]
-        texts[CREATED] = short_time(created)
-        item = QTreeWidgetItem(texts)
+    def _add(self, group: str, key: tuple[str, str], texts: list, created: float
+             ) -> QTreeWidgetItem:
+        item = QTreeWidgetItem([str(t) for t in texts])
         item.setData(0, KEY, key)
         for col, text in enumerate(texts):
             if text:
-                item.setToolTip(col, text)
-        item.setToolTip(CREATED, format_time(created))
+                item.setToolTip(col, str(text))
+        item.setToolTip(0, f"{texts[0]} (added {format_time(created)})")
         self.groups[group].addChild(item)
         self._items[key] = item
         return item
@@ -232,64 +275,62 @@ class QtWorkspaceBrowser(QWidget):
             return
         self._updating = True
         try:
-            item = self._items.get(("run", run_id)) if run_id else None
-            if item is not None:
-                self.tree.setCurrentItem(item)
-                self.tree.scrollToItem(item)
+            if run_id and self.runs.select(run_id):
+                self.tree.setCurrentItem(None)
                 self._show_details(("run", run_id))
             elif self.current_key() and self.current_key()[0] == "run":
-                self.tree.setCurrentItem(None)
+                self.runs.select(None)
         finally:
             self._updating = False
 
-    def _on_poll_timeout(self) -> None:
-        """Follow runs that are being written (status changes without a catalog event)."""
-        ws = self.session.workspace
-        if ws is None or not self.isVisible():
-            return
-        showing_running = any(it.text(STATUS) == "running" for k, it in self._items.items()
-                              if k[0] == "run")
-        if not showing_running and not self.session.jobs.running():
-            return
-        try:
-            records = ws.catalog.runs()
-        except Exception:  # noqa: BLE001 - the workspace may be moving under us
-            return
-        states = {("run", r.id): r.status for r in records}
-        shown = {k: it.text(STATUS) for k, it in self._items.items() if k[0] == "run"}
-        if states != shown:
-            self.refresh()
-
     # -- view -> model -----------------------------------------------------------
     def current_key(self) -> tuple[str, str] | None:
+        run_id = self.runs.current_run()
+        if run_id:
+            return ("run", run_id)
         item = self.tree.currentItem()
         key = item.data(0, KEY) if item is not None else None
         return tuple(key) if key else None
 
     def select(self, key: tuple[str, str]) -> None:
+        if key[0] == "run":
+            self.runs.select(key[1])
+            return
         item = self._items.get(key)
         if item is not None:
             self.tree.setCurrentItem(item)
 
     def _on_tree_current_changed(self, current, previous) -> None:
-        key = self.current_key()
-        if key is None:
+        key = current.data(0, KEY) if current is not None else None
+        if not key:
             return
-        self._show_details(key)
-        if self._updating or key[0] != "run":
-            return
-        item = self._items[key]
-        if item.text(TYPE) == "activations" and item.text(STATUS) == "complete":
+        if not self._updating:
             self._updating = True
             try:
-                self.session.selection.run_id = key[1]
+                self.runs.select(None)
             finally:
                 self._updating = False
+        self._show_details(tuple(key))
 
-    def _on_tree_double_clicked(self, item, column) -> None:
-        key = item.data(0, KEY)
-        if key and key[0] == "run":
-            self.run_activated.emit(key[1])
+    def _on_runs_current_changed(self, run_id: str | None) -> None:
+        if run_id is None:
+            return
+        if not self._updating:
+            self._updating = True
+            try:
+                self.tree.setCurrentItem(None)
+            finally:
+                self._updating = False
+        self._show_details(("run", run_id))
+        if self._updating:
+            return
+        row = self.runs.model.run(run_id)
+        if row is not None and row.kind == "activations" and row.status == "complete":
+            self._updating = True
+            try:
+                self.session.selection.run_id = run_id
+            finally:
+                self._updating = False
 
     def _show_details(self, key: tuple[str, str]) -> None:
         ws = self.session.workspace
@@ -303,13 +344,22 @@ class QtWorkspaceBrowser(QWidget):
     def _on_tree_context_menu(self, pos: QPoint) -> None:
         item = self.tree.itemAt(pos)
         key = item.data(0, KEY) if item is not None else None
-        if not key:
-            return
-        key = tuple(key)
+        if key:
+            self._context_menu(tuple(key), self.tree.viewport().mapToGlobal(pos))
+
+    def _on_runs_context_menu(self, pos: QPoint) -> None:
+        index = self.runs.view.indexAt(pos)
+        if index.isValid():
+            self._context_menu(("run", index.data(RUN_ID_ROLE)),
+                               self.runs.view.viewport().mapToGlobal(pos))
+
+    def _context_menu(self, key: tuple[str, str], global_pos) -> None:
         menu = QMenu(self)
         if key[0] == "run":
+            row = self.runs.model.run(key[1])
             show = QAction("Show in Overview", menu)
-            show.setEnabled(item.text(TYPE) == "activations" and item.text(STATUS) == "complete")
+            show.setEnabled(row is not None and row.kind == "activations"
+                            and row.status == "complete")
             show.triggered.connect(lambda: self._activate_run(key[1]))
             menu.addAction(show)
         details = QAction("Details…", menu)
@@ -318,7 +368,7 @@ class QtWorkspaceBrowser(QWidget):
         copy = QAction("Copy name" if key[0] != "run" else "Copy run id", menu)
         copy.triggered.connect(lambda: QGuiApplication.clipboard().setText(key[1]))
         menu.addAction(copy)
-        menu.popup(self.tree.viewport().mapToGlobal(pos))
+        menu.popup(global_pos)
 
     def _activate_run(self, run_id: str) -> None:
         self.session.selection.run_id = run_id

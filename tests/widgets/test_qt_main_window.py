@@ -24,8 +24,8 @@ def test_window_opens_workspace_and_shows_overview(qtbot, window, session, tmp_p
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == [
         "Overview", "Layers", "Embedding", "Attribution", "Pruning", "Robustness"]
     window.show()
-    item = window.browser._items[("run", run_id)]
-    window.browser.tree.setCurrentItem(item)
+    qtbot.waitUntil(lambda: window.browser.runs.model.rowCount() == 1, timeout=5000)
+    window.browser.runs.select(run_id)
     assert session.selection.run_id == run_id
     # the layer statistics are read in a job, then shown
     qtbot.waitUntil(lambda: window.overview.stack.currentIndex() == 1, timeout=30000)

@@ -9,6 +9,11 @@ def _texts(group):
     return [group.child(i).text(0) for i in range(group.childCount())]
 
 
+def _run_cells(browser, row=0):
+    model = browser.runs.model
+    return [model.index(row, c).data() for c in range(model.columnCount())]
+
+
 def test_browser_lists_workspace_and_links_selection(qtbot, session, workspace):
     ws, run_id = workspace
     browser = QtWorkspaceBrowser(session)
@@ -18,39 +23,71 @@ def test_browser_lists_workspace_and_links_selection(qtbot, session, workspace):
     session.workspace_changed.emit(ws)
     assert _texts(browser.groups["models"]) == ["cnn"]
     assert _texts(browser.groups["datasets"]) == ["digits"]
-    assert _texts(browser.groups["runs"]) == [run_id]
+    # the run list is read off the GUI thread
+    qtbot.waitUntil(lambda: browser.runs.model.rowCount() == 1, timeout=5000)
     model = browser.groups["models"].child(0)
-    assert "97.5%" in model.text(4) and model.text(1) == "safetensors"
-    assert "1,797 samples" in browser.groups["datasets"].child(0).text(4)
-    run_item = browser.groups["runs"].child(0)
-    assert [run_item.text(i) for i in (1, 2)] == ["activations", "complete"]
+    assert "97.5%" in model.text(2) and model.text(1) == "safetensors"
+    assert "1,797 samples" in browser.groups["datasets"].child(0).text(2)
+    cells = _run_cells(browser)
+    assert cells[:4] == [run_id, "activations", "cnn", "digits (test)"]
+    assert cells[4] == "2 layers" and cells[5] == "12" and cells[6] == "complete"
+    assert browser.runs_label.text() == "Runs (1)"
 
     # view -> model
     with qtbot.waitSignal(session.selection.events.run_id, timeout=1000):
-        browser.tree.setCurrentItem(run_item)
+        browser.runs.select(run_id)
     assert session.selection.run_id == run_id
     assert run_id in browser.details.toPlainText()
     assert '"split": "test"' in browser.details.toPlainText()
 
     # model -> view
     browser.tree.setCurrentItem(browser.groups["models"].child(0))
+    assert browser.current_key() == ("model", "cnn")
     assert session.selection.run_id == run_id  # selecting a model leaves the run alone
     session.selection.run_id = None
     session.selection.run_id = run_id
     assert browser.current_key() == ("run", run_id)
 
 
-def test_browser_refreshes_on_catalog_change(qtbot, session, workspace):
-    from visualizer.workspace.catalog import DatasetRecord
+def test_browser_follows_catalog_changes_row_by_row(qtbot, session, workspace):
+    from visualizer.workspace.catalog import DatasetRecord, RunRecord
 
-    ws, _ = workspace
+    ws, run_id = workspace
     session.workspace = ws
     browser = QtWorkspaceBrowser(session)
     qtbot.addWidget(browser)
+    qtbot.waitUntil(lambda: browser.runs.model.rowCount() == 1, timeout=5000)
+    session.check_catalog()  # what the fixture wrote: seen
     ws.catalog.put_dataset(DatasetRecord("extra", "deepscope.npz", "datasets/e.h5", "2",
                                          {"n_samples": 5}))
-    session.catalog_changed.emit()
+    rec = RunRecord("attr-new", "attribution", "running", "cnn", "digits",
+                    {"model": "cnn", "dataset": "digits", "split": "test",
+                     "method": "saliency", "limit": 16}, {}, {}, None, None, 1, "h",
+                    created_at=ws.run(run_id).record.created_at + 1, finished_at=None)
+    ws.catalog.add_run(rec)
+    change = session.check_catalog()
+    assert change.datasets == {"extra"} and set(change.runs) == {"attr-new"}
     assert _texts(browser.groups["datasets"]) == ["digits", "extra"]
+    # newest first; the new run says what it is
+    assert _run_cells(browser, 0)[:7] == ["attr-new", "attribution", "cnn", "digits (test)",
+                                         "saliency", "16", "running"]
+    ws.catalog.update_run("attr-new", status="complete", metrics={"n_samples": 16},
+                          finished_at=rec.created_at + 2.5)
+    session.check_catalog()
+    assert _run_cells(browser, 0)[6:] == ["complete", _run_cells(browser, 0)[7], "2.5 s"]
+    # sort and filter
+    browser.runs.view.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # kind
+    assert [_run_cells(browser, r)[1] for r in range(2)] == ["activations", "attribution"]
+    browser.runs.filter_edit.setText("SALIENCY")
+    assert browser.runs.model.rowCount() == 1 and browser.runs_label.text() == \
+        "Runs (1 of 2 shown)"
+    browser.runs.filter_edit.setText("")
+    browser.runs.status_combo.setCurrentText("running")
+    assert browser.runs.model.rowCount() == 0
+    browser.runs.status_combo.setCurrentText("any")
+    ws.catalog.delete_run("attr-new")
+    session.check_catalog()
+    assert browser.runs.model.rowCount() == 1 and _run_cells(browser)[0] == run_id
 
 
 def test_untrusted_names_are_plain_text(qtbot, session, tmp_path):
@@ -62,11 +99,12 @@ def test_untrusted_names_are_plain_text(qtbot, session, tmp_path):
     qtbot.addWidget(browser)
     qtbot.addWidget(overview)
     assert _texts(browser.groups["models"]) == [evil]
+    qtbot.waitUntil(lambda: browser.runs.model.rowCount() == 1, timeout=5000)
     session.selection.run_id = run_id
     model_label = overview.facts["Model"]
     assert model_label.text() == evil
     assert model_label.textFormat() == Qt.TextFormat.PlainText
-    assert browser.groups["runs"].child(0).text(4).startswith(evil)
+    assert _run_cells(browser)[2] == evil  # a model view: plain text, never rich
     session.notify("error", evil, evil)
     from widgets.qt_log_panel import QtNotificationList
 

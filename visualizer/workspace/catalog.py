@@ -9,18 +9,20 @@ processes at once.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from visualizer.errors import NotFoundError, WorkspaceError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUN_STATUSES = ("running", "complete", "failed", "cancelled", "interrupted")
 
 _SCHEMA_V1 = """
@@ -60,9 +62,45 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_kind ON runs (kind, created_at);
 """
 
+# Version 2: a change log that every write fills through triggers, so any process can
+# learn what changed since it last looked (``changes_since``) without re-reading the
+# catalog; and an index of the per-sample columns each complete run publishes.
+_CHANGE_TRIGGERS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {table}_{op} AFTER {event} ON {table} BEGIN
+        INSERT INTO changes (entity, key, op, kind, status)
+        VALUES ('{entity}', {row}.{key}, '{op}', {extra}); END"""
+    for table, entity, key in (("models", "model", "name"), ("datasets", "dataset", "name"),
+                               ("runs", "run", "id"))
+    for event, op, row in (("INSERT", "added", "NEW"), ("UPDATE", "updated", "NEW"),
+                           ("DELETE", "removed", "OLD"))
+    for extra in ([f"{row}.kind, {row}.status"] if table == "runs" else ["NULL, NULL"])
+]
+_SCHEMA_V2 = [
+    """CREATE TABLE IF NOT EXISTS changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        entity TEXT NOT NULL,
+        key TEXT NOT NULL,
+        op TEXT NOT NULL,
+        kind TEXT,
+        status TEXT)""",
+    *_CHANGE_TRIGGERS,
+    """CREATE TABLE IF NOT EXISTS run_columns (
+        run_id TEXT NOT NULL,
+        dataset TEXT,
+        split TEXT,
+        name TEXT NOT NULL,
+        PRIMARY KEY (run_id, name))""",
+    "CREATE INDEX IF NOT EXISTS run_columns_by_split ON run_columns (dataset, split)",
+    "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)",
+    # runs complete before version 2 have no column index yet: NULL means "scan the file"
+    "ALTER TABLE runs ADD COLUMN columns_indexed INTEGER",
+]
+
 # Migrations from version N to N+1, applied in order inside one transaction each.
-# A schema change adds a function here and a fixture workspace written by the old version.
-MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+# A schema change adds statements here and a fixture workspace written by the new version.
+MIGRATIONS: dict[int, str | list[str]] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+# How many change-log entries are kept: a watcher that fell further behind re-reads all.
+CHANGES_KEPT = 100_000
 
 
 @dataclass
@@ -102,6 +140,99 @@ class RunRecord:
     host: str | None
     created_at: float
     finished_at: float | None
+    columns_indexed: int | None = None
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """What changed in a catalog since a watcher last looked.
+
+    ``runs`` maps run ids to ``RunChange`` (the last operation, ``added``, ``updated``
+    or ``removed``, with the run's kind and status then). ``reset`` means the watcher
+    fell behind the kept log: re-read everything.
+    """
+
+    models: frozenset[str] = frozenset()
+    datasets: frozenset[str] = frozenset()
+    runs: dict[str, RunChange] = field(default_factory=dict)
+    reset: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.models or self.datasets or self.runs or self.reset)
+
+    @property
+    def models_or_datasets(self) -> bool:
+        return bool(self.models or self.datasets or self.reset)
+
+    def touches_runs(self, *kinds: str, status: str | None = None) -> bool:
+        """Whether runs of ``kinds`` (any kind when none given) changed; with ``status``,
+        only changes that left a run in that status or removed it count."""
+        return self.reset or any(
+            (not kinds or c.kind in kinds)
+            and (status is None or c.status == status or c.op == "removed")
+            for c in self.runs.values())
+
+
+class RunRow(NamedTuple):
+    """What a list of runs shows of one run (``Catalog.run_rows``)."""
+
+    id: str
+    kind: str
+    status: str
+    model: str | None
+    dataset: str | None
+    split: str | None
+    method: str | None
+    layer: str | None
+    n_layers: int | None
+    n_samples: int | None
+    created_at: float
+    finished_at: float | None
+    error: str | None
+
+    @property
+    def what(self) -> str:
+        """The method and layer, or the number of layers, in a few words."""
+        parts = [p for p in (self.method, self.layer) if p]
+        if not parts and self.n_layers:
+            parts.append(f"{self.n_layers} layer{'s' if self.n_layers != 1 else ''}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class RunChange:
+    op: str  # "added" | "updated" | "removed"
+    kind: str
+    status: str
+
+
+# Writers in this process call these after each committed write (with the catalog path),
+# so a window learns of a job's write at once; other processes are seen through the log.
+_write_listeners: list = []
+_listeners_lock = threading.Lock()
+
+
+def add_write_listener(fn) -> None:
+    """Call ``fn(catalog_path)`` after every write in this process (from the writing
+    thread). A bound method is held weakly, so a listening session can go away."""
+    ref = weakref.WeakMethod(fn) if inspect.ismethod(fn) else (lambda: fn)
+    with _listeners_lock:
+        _write_listeners.append(ref)
+
+
+def _notify_write(path: Path) -> None:
+    with _listeners_lock:
+        _write_listeners[:] = [ref for ref in _write_listeners if ref() is not None]
+        listeners = [ref() for ref in _write_listeners]
+    for fn in listeners:
+        if fn is None:
+            continue
+        try:
+            fn(path)
+        except Exception:  # noqa: BLE001 - a listener never breaks a write
+            import logging
+
+            logging.getLogger("deepscope.catalog").exception("catalog write listener failed")
 
 
 class Catalog:
@@ -143,7 +274,7 @@ class Catalog:
             con.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, notify: bool = True) -> Iterator[sqlite3.Connection]:
         with self.connect() as con:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -152,6 +283,8 @@ class Catalog:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+        if notify:
+            _notify_write(self.path)
 
     def schema_version(self) -> int:
         with self.connect() as con:
@@ -175,11 +308,53 @@ class Catalog:
                 fix="upgrade DeepScope.",
             )
         for version in range(found, SCHEMA_VERSION):
-            with self.transaction() as con:
-                for statement in _split_sql(MIGRATIONS[version]):
+            steps = MIGRATIONS[version]
+            with self.transaction(notify=False) as con:
+                for statement in _split_sql(steps) if isinstance(steps, str) else steps:
                     con.execute(statement)
                 con.execute(f"PRAGMA user_version = {version + 1}")
+        if found == SCHEMA_VERSION:
+            self._trim_changes()
         return found
+
+    # -- the change log ----------------------------------------------------------
+    def last_change(self) -> int:
+        """The sequence number of the newest change (0 for none)."""
+        with self.connect() as con:
+            return con.execute("SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0]
+
+    def changes_since(self, seq: int, max_rows: int = 5000) -> tuple[int, CatalogChange]:
+        """Changes after ``seq``: ``(newest seq, CatalogChange)``.
+
+        More than ``max_rows`` changes, or a ``seq`` older than the kept log, give a
+        change with ``reset=True``: re-reading everything is then cheaper.
+        """
+        with self.connect() as con:
+            first, last = con.execute("SELECT MIN(seq), MAX(seq) FROM changes").fetchone()
+            if last is None or last <= seq:
+                return seq, CatalogChange()
+            if seq < first - 1 or last - seq > max_rows:
+                return last, CatalogChange(reset=True)
+            rows = con.execute("SELECT * FROM changes WHERE seq > ? ORDER BY seq",
+                               (seq,)).fetchall()
+        models, datasets, runs = set(), set(), {}
+        for row in rows:
+            entity, key, op = row["entity"], row["key"], row["op"]
+            if entity == "model":
+                models.add(key)
+            elif entity == "dataset":
+                datasets.add(key)
+            else:
+                before = runs.get(key)
+                if before is not None and before.op == "added" and op == "updated":
+                    op = "added"  # added and finished since the last look: still new here
+                runs[key] = RunChange(op, row["kind"], row["status"])
+        return rows[-1]["seq"], CatalogChange(frozenset(models), frozenset(datasets), runs)
+
+    def _trim_changes(self) -> None:
+        with self.transaction(notify=False) as con:
+            con.execute("DELETE FROM changes WHERE seq <= "
+                        "(SELECT MAX(seq) FROM changes) - ?", (CHANGES_KEPT,))
 
     # -- models ------------------------------------------------------------------
     def put_model(self, rec: ModelRecord) -> None:
@@ -233,10 +408,11 @@ class Catalog:
     def add_run(self, rec: RunRecord) -> None:
         with self.transaction() as con:
             con.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rec.id, rec.kind, rec.status, rec.model, rec.dataset,
                  json.dumps(rec.params), json.dumps(rec.metrics), json.dumps(rec.provenance),
-                 rec.path, rec.error, rec.pid, rec.host, rec.created_at, rec.finished_at),
+                 rec.path, rec.error, rec.pid, rec.host, rec.created_at, rec.finished_at,
+                 rec.columns_indexed),
             )
 
     def update_run(self, run_id: str, **fields: Any) -> None:
@@ -265,6 +441,48 @@ class Catalog:
             rows = con.execute(sql + " ORDER BY created_at, id", args).fetchall()
         return [_run_from_row(r) for r in rows]
 
+    def count_runs(self, kind: str | None = None, status: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM runs WHERE 1=1", []
+        if kind:
+            sql, args = sql + " AND kind = ?", [*args, kind]
+        if status:
+            sql, args = sql + " AND status = ?", [*args, status]
+        with self.connect() as con:
+            return con.execute(sql, args).fetchone()[0]
+
+    def run_rows(self, run_ids=None) -> list[RunRow]:
+        """One light row per run (all, or ``run_ids``) for lists of thousands of runs:
+        SQLite picks the few fields a list shows out of the JSON, so nothing is parsed
+        in Python."""
+        sql = ("SELECT id, kind, status, model, dataset, "
+               "json_extract(params, '$.split'), json_extract(params, '$.method'), "
+               "json_extract(params, '$.layer'), json_array_length(params, '$.layers'), "
+               "COALESCE(json_extract(metrics, '$.n_samples'), "
+               "json_extract(params, '$.limit')), created_at, finished_at, error "
+               "FROM runs")
+        with self.connect() as con:
+            if run_ids is None:
+                return [RunRow(*r) for r in con.execute(sql + " ORDER BY created_at, id")]
+            ids = list(run_ids)
+            rows = []
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[start:start + 500]
+                rows += con.execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})",
+                                    chunk).fetchall()
+            return [RunRow(*r) for r in rows]
+
+    def runs_by_id(self, run_ids) -> list[RunRecord]:
+        """The records of ``run_ids`` that exist (any order)."""
+        ids = list(run_ids)
+        found: list[RunRecord] = []
+        with self.connect() as con:
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                chunk = ids[start:start + 500]
+                rows = con.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall()
+                found += [_run_from_row(r) for r in rows]
+        return found
+
     def run(self, run_id: str) -> RunRecord:
         with self.connect() as con:
             row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -278,6 +496,46 @@ class Catalog:
     def delete_run(self, run_id: str) -> None:
         with self.transaction() as con:
             con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            con.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
+
+    # -- per-sample columns --------------------------------------------------------
+    def set_run_columns(self, run_id: str, dataset: str | None, split: str | None,
+                        names: list[str]) -> None:
+        """Record the per-sample columns a complete run publishes (replacing any)."""
+        with self.transaction(notify=False) as con:
+            con.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
+            con.executemany("INSERT INTO run_columns VALUES (?,?,?,?)",
+                            [(run_id, dataset, split, n) for n in names])
+            con.execute("UPDATE runs SET columns_indexed = 1 WHERE id = ?", (run_id,))
+
+    def run_columns(self, dataset: str, split: str, text: str = "", limit: int | None = None
+                    ) -> tuple[list[tuple[str, str, str, str | None]], int]:
+        """``([(run_id, column, kind, model)], total)`` of complete runs over a split.
+
+        ``text`` filters on the run id, column, kind or model (case-insensitive);
+        ``limit`` caps the rows returned, ``total`` counts all matches.
+        """
+        where = ("FROM run_columns c JOIN runs r ON r.id = c.run_id "
+                 "WHERE c.dataset = ? AND c.split = ? AND r.status = 'complete'")
+        args: list[Any] = [dataset, split]
+        if text:
+            where += (" AND (c.name LIKE ? OR r.id LIKE ? OR r.kind LIKE ? "
+                      "OR COALESCE(r.model, '') LIKE ?)")
+            args += [f"%{text}%"] * 4
+        with self.connect() as con:
+            total = con.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0]
+            sql = f"SELECT c.run_id, c.name, r.kind, r.model {where} ORDER BY r.created_at DESC, c.name"
+            if limit is not None:
+                sql, args = sql + " LIMIT ?", [*args, limit]
+            rows = con.execute(sql, args).fetchall()
+        return [tuple(r) for r in rows], total
+
+    def runs_without_columns(self, dataset: str) -> list[RunRecord]:
+        """Complete runs over ``dataset`` whose per-sample columns are not indexed yet."""
+        with self.connect() as con:
+            rows = con.execute("SELECT * FROM runs WHERE status = 'complete' AND dataset = ? "
+                               "AND columns_indexed IS NULL", (dataset,)).fetchall()
+        return [_run_from_row(r) for r in rows]
 
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:

@@ -32,6 +32,34 @@ def sample_chunks(n: int, sample_shape: tuple[int, ...], itemsize: int) -> tuple
     return (rows, *sample_shape)
 
 
+# Per-sample columns: 1-D float arrays with one value per ``sample_index`` entry, outside
+# the activation and statistics groups (deletion AUC, confidence, an OOD score ...).
+_NOT_COLUMNS = {"sample_index", "coords"}
+
+
+def per_sample_columns(path: str | Path) -> list[str]:
+    """Names of the per-sample float columns in a run file ([] for a damaged file)."""
+    import h5py
+
+    names: list[str] = []
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            if "sample_index" not in f:
+                return []
+            n = f["sample_index"].shape[0]
+
+            def visit(name, obj):
+                if (isinstance(obj, h5py.Dataset) and obj.ndim == 1 and obj.shape[0] == n
+                        and obj.dtype.kind == "f" and name not in _NOT_COLUMNS
+                        and not name.startswith((f"{ACTIVATIONS}/", f"{STATS}/"))):
+                    names.append(name)
+
+            f.visititems(visit)
+    except OSError:
+        return []
+    return names
+
+
 class RunFileWriter:
     """Write a run's arrays to a temp file; ``publish()`` moves it to its final name.
 

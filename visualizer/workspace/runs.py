@@ -119,6 +119,7 @@ class NewRun:
             if exc_type is None:
                 if not self.path.exists():
                     raise RuntimeError(f"run {self.id} ended without publishing {self.path}")
+                index_columns(self.ws, self._record)
                 self.ws.catalog.update_run(
                     self.id, status="complete", metrics=self.metrics,
                     provenance=self.provenance, finished_at=time.time(),
@@ -135,6 +136,17 @@ class NewRun:
 
     def run(self) -> Run:
         return Run(self.ws, self.ws.catalog.run(self.id))
+
+
+def index_columns(ws: Workspace, record: RunRecord) -> list[str]:
+    """Record in the catalog the per-sample columns of a published run file, so views
+    list them with one query instead of opening every file."""
+    from visualizer.workspace.runfile import per_sample_columns
+
+    names = per_sample_columns(ws.root / record.path) if record.path else []
+    ws.catalog.set_run_columns(record.id, record.dataset,
+                               record.params.get("split", "test"), names)
+    return names
 
 
 def lock_path(root: Path, run_id: str) -> Path:

@@ -100,8 +100,11 @@ class QtAttributionView(QWidget):
         self.controls.set_workspace(ws)
         self.refresh_runs()
 
-    def _on_session_catalog_changed(self) -> None:
-        self.refresh_runs(keep=True)
+    def _on_session_catalog_changed(self, change) -> None:
+        if change.models_or_datasets:
+            self.controls.set_models_and_datasets(self.session.workspace)
+        if change.touches_runs("attribution", "sanity", status="complete"):
+            self.refresh_runs(keep=True)
 
     def refresh_runs(self, keep: bool = False, select: str | None = None) -> None:
         ws = self.session.workspace
@@ -313,7 +316,7 @@ class QtAttributionView(QWidget):
         self.refresh_gallery()
 
     def _on_jobs_done(self, job) -> None:
-        self.session.catalog_changed.emit()
+        self.session.check_catalog()
         self.gallery.overlay_model.preview = {}
         run = self.session.workspace.run(job.result)
         if run.kind == "sanity":

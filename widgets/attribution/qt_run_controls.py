@@ -88,13 +88,9 @@ class QtRunControls(QWidget):
         """Offer the models and datasets of ``ws`` and the installed methods."""
         self.model_combo.clear()
         self.dataset_combo.clear()
+        self.set_models_and_datasets(ws)
         self.method_combo.blockSignals(True)
         self.method_combo.clear()
-        if ws is not None:
-            self.model_combo.addItems([m.name for m in ws.models()])
-            self.dataset_combo.addItems([d.name for d in ws.datasets()])
-            if self.model_combo.findText("cnn") >= 0:
-                self.model_combo.setCurrentText("cnn")
         try:
             from plugins.manager import get_manager
 
@@ -104,6 +100,22 @@ class QtRunControls(QWidget):
             self.session.notify("error", "Attribution methods unavailable", str(exc))
         self.method_combo.blockSignals(False)
         self._on_method_combo_changed()
+
+    def set_models_and_datasets(self, ws) -> None:
+        """Offer the models and datasets of ``ws`` now, keeping the current choices."""
+        for combo, names, preferred in (
+                (self.model_combo, [m.name for m in ws.models()] if ws else [], "cnn"),
+                (self.dataset_combo, [d.name for d in ws.datasets()] if ws else [], None)):
+            current = combo.currentText()
+            if [combo.itemText(i) for i in range(combo.count())] == names:
+                continue
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems(names)
+            keep = current if current in names else preferred
+            if keep in names:
+                combo.setCurrentText(keep)
+            combo.blockSignals(False)
 
     def method_spec(self):
         from plugins.manager import get_manager

@@ -75,6 +75,9 @@ class LayoutRequest:
     run_id: str  # a projection run
 
 
+MAX_COLOUR_SOURCES = 200
+
+
 def load_context(request: ContextRequest, ctx) -> SourceContext:
     """Job: labels, predictions, confidence, images and colour sources of a run."""
     from visualizer.analysis.projection.colour_sources import per_sample_sources
@@ -103,7 +106,9 @@ def load_context(request: ContextRequest, ctx) -> SourceContext:
     except Exception:  # noqa: BLE001 - thumbnails are optional; the layout still shows
         pass
     ctx.check_cancelled()
-    sources = per_sample_sources(ws, p["dataset"], p.get("split", "test"), exclude=(run.id,))
+    # the newest sources: a sweep can publish thousands, more than a menu can hold
+    sources = per_sample_sources(ws, p["dataset"], p.get("split", "test"), exclude=(run.id,),
+                                 limit=MAX_COLOUR_SOURCES)
     return SourceContext(run.id, p.get("model", ""), p["dataset"], p.get("split", "test"),
                          list(p.get("layers", [])), ids, label, prediction, confidence,
                          tuple(class_names), images, value_range, sources)

@@ -127,9 +127,11 @@ class QtEmbeddingView(QWidget):
         self.source_picker.fill_run_combo()
         self._fill_projection_combos()
 
-    def _on_session_catalog_changed(self) -> None:
-        self.source_picker.fill_run_combo()
-        self._fill_projection_combos()
+    def _on_session_catalog_changed(self, change) -> None:
+        if change.touches_runs("activations", status="complete"):
+            self.source_picker.fill_run_combo()
+        if change.touches_runs("projection", status="complete"):
+            self._fill_projection_combos()
 
     # -- contexts and stored layouts ------------------------------------------------------
     def _ensure_context(self, run_id: str, then=None) -> None:

@@ -126,7 +126,7 @@ class ProjectionJobs:
         self._job_ended()
         view = self.view
         view.status.setText(f"Stored as {job.result}.")
-        view.session.catalog_changed.emit()
+        view.session.check_catalog()
         view.show_projection(job.result)
 
     def _on_project_failed(self, job) -> None:

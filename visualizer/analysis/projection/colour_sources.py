@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SKIP_GROUPS = ("activations/", "stats/")
-SKIP_NAMES = {"sample_index", "coords"}
-
 
 @dataclass(frozen=True)
 class ColourSource:
@@ -27,38 +24,33 @@ class ColourSource:
         return f"{self.run_id}:{self.name}"
 
 
-def per_sample_sources(ws, dataset: str, split: str, exclude: tuple[str, ...] = ()
-                       ) -> list[ColourSource]:
-    """Per-sample float arrays in complete runs over ``dataset``/``split``."""
-    import h5py
+def per_sample_sources(ws, dataset: str, split: str, exclude: tuple[str, ...] = (),
+                       text: str = "", limit: int | None = None) -> list[ColourSource]:
+    """Per-sample float arrays in complete runs over ``dataset``/``split``, newest first.
 
-    found: list[ColourSource] = []
-    for run in ws.runs(status="complete"):
-        p = run.params
-        if (run.id in exclude or run.kind == "projection" or p.get("dataset") != dataset
-                or p.get("split", "test") != split or run.path is None):
-            continue
-        try:
-            with h5py.File(run.path, "r", locking=False) as f:
-                if "sample_index" not in f:
-                    continue
-                n = f["sample_index"].shape[0]
-                names: list[str] = []
+    Read from the catalog's column index (one query, whatever the number of runs);
+    runs completed before the index existed are scanned once and indexed. ``text``
+    filters, ``limit`` caps the list (see ``count_sources`` for the total).
+    """
+    from visualizer.workspace.runs import index_columns
 
-                def visit(name, obj, n=n, names=names):
-                    if (isinstance(obj, h5py.Dataset) and obj.ndim == 1 and obj.shape[0] == n
-                            and obj.dtype.kind == "f" and name not in SKIP_NAMES
-                            and not name.startswith(SKIP_GROUPS)):
-                        names.append(name)
+    for rec in ws.catalog.runs_without_columns(dataset):
+        index_columns(ws, rec)
+    rows, _ = ws.catalog.run_columns(dataset, split, text,
+                                     None if limit is None else limit + len(exclude))
+    found = [ColourSource(run_id, name, _title(name, kind, run_id, model))
+             for run_id, name, kind, model in rows
+             if run_id not in exclude and kind != "projection"]
+    return found if limit is None else found[:limit]
 
-                f.visititems(visit)
-        except OSError:
-            continue  # a damaged file offers nothing to colour by
-        who = p.get("model") or run.record.model or ""
-        for name in names:
-            short = name.rsplit("/", 1)[-1].replace("_", " ")
-            found.append(ColourSource(run.id, name, f"{short} — {run.kind} {run.id} {who}"))
-    return found
+
+def count_sources(ws, dataset: str, split: str, text: str = "") -> int:
+    return ws.catalog.run_columns(dataset, split, text, limit=0)[1]
+
+
+def _title(name: str, kind: str, run_id: str, model: str | None) -> str:
+    short = name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{short} — {kind} {run_id} {model or ''}".rstrip()
 
 
 def load_source(ws, source: ColourSource, sample_ids: np.ndarray) -> np.ndarray:
