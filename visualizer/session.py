@@ -114,7 +114,8 @@ class Session:
         if gone is not None and (gone.op == "removed" or gone.status != "complete"):
             sel.run_id = None
         if sel.run_id is None:
-            runs = self.workspace.catalog.runs(kind="activations", status="complete")
+            runs = self.workspace.catalog.run_rows(kind="activations", status="complete",
+                                                   newest=1)
             if runs:
                 sel.run_id = runs[-1].id
 

@@ -78,7 +78,7 @@ def activation_run_or_hint(workspace, run_id: str | None, select_hint: str):
     if workspace is None:
         return None, OPEN_WORKSPACE_HINT
     if not run_id:
-        if not workspace.catalog.runs(kind="activations", status="complete"):
+        if not workspace.catalog.count_runs(kind="activations", status="complete"):
             return None, NO_ACTIVATION_RUNS_HINT
         return None, select_hint
     try:

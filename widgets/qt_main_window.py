@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from widgets._gui_thread import connect_model
-from widgets.qt_dialogs import last_dir, remember_dir
 from widgets.qt_catalog_watch import QtCatalogWatch
+from widgets.qt_dialogs import last_dir, remember_dir
 from widgets.qt_empty_state import QtEmptyState
 from widgets.qt_job_runner import QtJobRunner
 from widgets.qt_jobs_panel import QtJobsPanel
@@ -220,7 +220,8 @@ class QtMainWindow(QMainWindow):
     def _select_newest_run(self) -> None:
         """Show something at once: the newest complete activation run, if there is one."""
         ws = self.session.workspace
-        runs = ws.runs(kind="activations", status="complete") if ws is not None else []
+        runs = ws.catalog.run_rows(kind="activations", status="complete", newest=1) \
+            if ws is not None else []
         if runs and self.session.selection.run_id is None:
             self.session.selection.run_id = runs[-1].id
 

@@ -174,7 +174,7 @@ class RunTableModel(QAbstractTableModel):
     def set_rows(self, rows) -> None:
         self.beginResetModel()
         self._rows = {r.id: r for r in rows}
-        self._haystack = {r.id: _haystack(r) for r in rows}
+        self._haystack = {}  # filled as a text filter needs it
         self._rebuild()
         self.endResetModel()
 
@@ -189,7 +189,7 @@ class RunTableModel(QAbstractTableModel):
             if old is not None and self.row_of(row.id) >= 0 and self._accepts(row) and \
                     sort_key(old, self._column) == sort_key(row, self._column):
                 self._rows[row.id] = row
-                self._haystack[row.id] = _haystack(row)
+                self._haystack.pop(row.id, None)
                 view_row = self.row_of(row.id)
                 self.dataChanged.emit(self.index(view_row, 0),
                                       self.index(view_row, len(COLUMNS) - 1))
@@ -197,7 +197,7 @@ class RunTableModel(QAbstractTableModel):
             if old is not None:
                 self._hide(row.id)
             self._rows[row.id] = row
-            self._haystack[row.id] = _haystack(row)
+            self._haystack.pop(row.id, None)
             if self._accepts(row):
                 self._show(row)
 
@@ -205,7 +205,13 @@ class RunTableModel(QAbstractTableModel):
     def _accepts(self, row) -> bool:
         return ((self._kind == ANY or row.kind == self._kind)
                 and (self._status == ANY or row.status == self._status)
-                and (not self._text or self._text in self._haystack[row.id]))
+                and (not self._text or self._text in self._haystack_of(row)))
+
+    def _haystack_of(self, row) -> str:
+        text = self._haystack.get(row.id)
+        if text is None:
+            text = self._haystack[row.id] = _haystack(row)
+        return text
 
     def _rebuild(self) -> None:
         shown = [r for r in self._rows.values() if self._accepts(r)]

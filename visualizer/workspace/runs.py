@@ -145,7 +145,7 @@ def index_columns(ws: Workspace, record: RunRecord) -> list[str]:
 
     names = per_sample_columns(ws.root / record.path) if record.path else []
     ws.catalog.set_run_columns(record.id, record.dataset,
-                               record.params.get("split", "test"), names)
+                               record.params.get("split", "test"), names, record.created_at)
     return names
 
 

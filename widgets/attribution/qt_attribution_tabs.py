@@ -98,14 +98,12 @@ class QtAttributionTabs(QTabWidget):
         if m.get("n_nonfinite"):
             warnings.append(f"⚠ {m['n_nonfinite']} non-finite values (shown in green).")
         sanity = latest_sanity(self.session.workspace, d.model, d.method)
-        if sanity is not None and not sanity.metrics.get("passed"):
-            signs_follow_model = sanity.metrics.get("verdict_spearman", 1.0) < 0.5
-            what = ("the magnitudes of its maps barely change when the model's upper layers "
-                    "are random (the input is multiplied in), though their signs do"
-                    if signs_follow_model else
-                    "its maps barely change when the model's upper layers are random")
-            warnings.append(f"⚠ {d.method} fails the model-randomisation sanity check: "
-                            f"{what}. See the Sanity check tab.")
+        if sanity is not None:
+            from visualizer.analysis.attribution.sanity import warning_text
+
+            said = warning_text(d.method, sanity.metrics, sanity.params.get("properties"))
+            if said:
+                warnings.append(f"⚠ {said} See the Sanity check tab.")
         self.warning.setText("\n".join(warnings))
         self.warning.setVisible(bool(warnings))
         signed = options.signed(d)
@@ -120,13 +118,14 @@ class QtAttributionTabs(QTabWidget):
         self.compare_list.blockSignals(True)
         self.compare_list.clear()
         for r in reversed(runs):
-            item = QListWidgetItem(f"{r.params.get('method')} · {r.params.get('model')}"
-                                   f" · {r.id}")
-            item.setData(Qt.ItemDataRole.UserRole, r.id)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if r.id in checked
-                               else Qt.CheckState.Unchecked)
-            self.compare_list.addItem(item)
+            self.compare_list.addItem(_compare_item(r, r.id in checked))
+        self.compare_list.blockSignals(False)
+
+    def add_compare_runs(self, runs) -> None:
+        """Put newly finished ``runs`` (oldest first) at the top, unticked."""
+        self.compare_list.blockSignals(True)
+        for r in runs:
+            self.compare_list.insertItem(0, _compare_item(r, False))
         self.compare_list.blockSignals(False)
 
     def checked_runs(self) -> list[str]:
@@ -169,3 +168,12 @@ class QtAttributionTabs(QTabWidget):
 
     def set_tab(self, name: str) -> None:
         self.setCurrentIndex(TABS.index(name))
+
+
+def _compare_item(r, checked: bool) -> QListWidgetItem:
+    """A tickable entry for a ``RunRow``."""
+    item = QListWidgetItem(f"{r.method} · {r.model} · {r.id}")
+    item.setData(Qt.ItemDataRole.UserRole, r.id)
+    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+    item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+    return item

@@ -37,6 +37,9 @@ MAX_CACHED_COLUMNS = 8  # comparison runs kept in memory (each at most data.MAX_
 _READ_HERE = object()  # _show_loaded: no sanity data given, read it  # TABS: the render CLI checks --set tab= against it
 
 
+MAX_LISTED_RUNS = 500
+
+
 class QtAttributionView(QWidget):
     def __init__(self, session, runner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -103,13 +106,26 @@ class QtAttributionView(QWidget):
     def _on_session_catalog_changed(self, change) -> None:
         if change.models_or_datasets:
             self.controls.set_models_and_datasets(self.session.workspace)
-        if change.touches_runs("attribution", "sanity", status="complete"):
+        if not change.touches_runs("attribution", status="complete"):
+            return
+        finished = [i for i, c in change.runs.items() if c.kind == "attribution"
+                    and c.status == "complete" and c.op != "removed"
+                    and self.run_combo.findData(i) < 0]
+        removed = any(c.op == "removed" for c in change.runs.values())
+        if change.reset or removed or not self.run_combo.count() or len(finished) > 20:
             self.refresh_runs(keep=True)
+        elif finished:  # a run or a few finished: add them, rebuild nothing
+            rows = self.session.workspace.catalog.run_rows(finished)
+            rows.sort(key=lambda r: r.created_at)
+            self.display.add_runs(rows)
+            self.tabs.add_compare_runs(rows)
 
     def refresh_runs(self, keep: bool = False, select: str | None = None) -> None:
         ws = self.session.workspace
         current = select or (self.run_combo.currentData() if keep else None)
-        runs = ws.runs(kind="attribution", status="complete") if ws is not None else []
+        # the newest runs only: a sweep can make thousands (the browser lists them all)
+        runs = ws.catalog.run_rows(kind="attribution", status="complete",
+                                   newest=MAX_LISTED_RUNS) if ws is not None else []
         self.display.set_runs(runs, current)
         self.tabs.set_compare_runs(runs)
         if self.run_combo.count():
@@ -135,7 +151,12 @@ class QtAttributionView(QWidget):
         params = ws.run(run_id).params
         samples = cached_split_samples(ws, params.get("dataset", "?"),
                                        params.get("split", "test"))
-        _, size = shown_rows(ws, run_id)
+        try:
+            _, size = shown_rows(ws, run_id)
+        except Exception as exc:  # noqa: BLE001 - a deleted or damaged file: say so
+            self.data = None
+            self.status.setText(f"Run {run_id} cannot be shown: {exc}")
+            return
         if size <= SYNC_LOAD_BYTES and samples is not None:
             self._show_loaded(load_attribution(ws, run_id), samples)
             return

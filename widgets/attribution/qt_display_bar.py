@@ -69,12 +69,17 @@ class QtDisplayBar(QWidget):
         """Offer ``runs`` newest first, choosing ``current`` (else the newest), silently."""
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
-        for r in reversed(runs):
-            p = r.params
-            self.run_combo.addItem(f"{r.id} · {p.get('method')} · {p.get('model')} · "
-                                   f"{r.metrics.get('n_samples', '?')} samples", r.id)
+        for r in reversed(runs):  # RunRow: the light rows of Catalog.run_rows
+            self.run_combo.addItem(_run_title(r), r.id)
         idx = self.run_combo.findData(current) if current else 0
         self.run_combo.setCurrentIndex(max(idx, 0))
+        self.run_combo.blockSignals(False)
+
+    def add_runs(self, runs) -> None:
+        """Put newly finished ``runs`` (oldest first) at the top, keeping the choice."""
+        self.run_combo.blockSignals(True)
+        for r in runs:
+            self.run_combo.insertItem(0, _run_title(r), r.id)
         self.run_combo.blockSignals(False)
 
     def set_classes(self, class_names) -> None:
@@ -108,3 +113,8 @@ class QtDisplayBar(QWidget):
         if self.only_selected.isChecked():
             keep &= np.isin(data.sample_index, np.asarray(selected_ids, dtype=np.int64))
         return data.sample_index[keep]
+
+
+def _run_title(r) -> str:
+    samples = r.n_samples if r.n_samples is not None else "?"
+    return f"{r.id} · {r.method} · {r.model} · {samples} samples"

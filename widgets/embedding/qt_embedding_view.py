@@ -129,7 +129,7 @@ class QtEmbeddingView(QWidget):
 
     def _on_session_catalog_changed(self, change) -> None:
         if change.touches_runs("activations", status="complete"):
-            self.source_picker.fill_run_combo()
+            self.source_picker.follow_change(change)
         if change.touches_runs("projection", status="complete"):
             self._fill_projection_combos()
 
@@ -156,9 +156,8 @@ class QtEmbeddingView(QWidget):
             return
         from visualizer.analysis.projection.storage import projections_of
 
-        runs = [r for r in projections_of(self.ws)
-                if r.params.get("source_run") == self.state.source_run
-                and r.params.get("layer") == self.state.layer]
+        runs = projections_of(self.ws, source_run=self.state.source_run,
+                              layer=self.state.layer)
         runs.sort(key=lambda r: (r.params.get("method") == self.state.method,
                                  r.record.created_at))
         if runs:

@@ -33,10 +33,10 @@ class SourcePicker:
         try:
             current = view.state.source_run
             view.run_combo.clear()
-            runs = view.ws.runs(kind="activations", status="complete") if view.ws else []
+            runs = view.ws.catalog.run_rows(kind="activations", status="complete") \
+                if view.ws else []
             for run in runs:
-                view.run_combo.addItem(f"{run.params.get('model', '?')} · "
-                                       f"{run.params.get('dataset', '?')} · {run.id}", run.id)
+                view.run_combo.addItem(_title(run), run.id)
             want = current or view.session.selection.run_id
             index = view.run_combo.findData(want) if want else -1
             if index < 0 and runs:
@@ -47,6 +47,21 @@ class SourcePicker:
         run_id = view.run_combo.currentData()
         if run_id and run_id != view.state.source_run:
             self.set_source(run_id)
+
+    def follow_change(self, change) -> None:
+        """Offer activation runs that just finished; anything else re-reads the list."""
+        view = self.view
+        finished = [i for i, c in change.runs.items() if c.kind == "activations"
+                    and c.status == "complete" and c.op != "removed"
+                    and view.run_combo.findData(i) < 0]
+        removed = any(c.op == "removed" for c in change.runs.values())
+        if change.reset or removed or not view.run_combo.count() or len(finished) > 20:
+            self.fill_run_combo()
+            return
+        view.run_combo.blockSignals(True)
+        for run in sorted(view.ws.catalog.run_rows(finished), key=lambda r: r.created_at):
+            view.run_combo.addItem(_title(run), run.id)
+        view.run_combo.blockSignals(False)
 
     def follow(self, run_id: str) -> None:
         """Make ``run_id`` (the run of a layout being shown) the source, without reloading."""
@@ -126,3 +141,8 @@ class SourcePicker:
         except Exception as exc:  # noqa: BLE001 - a broken plugin: say so, keep going
             view.params.set_params(None)
             view.status.setText(f"method unavailable: {exc}")
+
+
+def _title(run) -> str:
+    """A ``RunRow`` in the run menu."""
+    return f"{run.model or '?'} · {run.dataset or '?'} · {run.id}"

@@ -39,19 +39,20 @@ def canonical(value: Any) -> Any:
 def find_stored(ws, source_run: str, layer: str, method_id: str, params: dict[str, Any]):
     """The newest complete projection made from exactly these inputs, or None."""
     wanted = canonical(params)
-    for run in reversed(ws.runs(kind=KIND, status="complete")):
-        p = run.params
-        if (p.get("source_run") == source_run and p.get("layer") == layer
-                and p.get("method_id") == method_id and canonical(p.get("options")) == wanted):
+    for run in reversed(projections_of(ws, source_run=source_run, layer=layer)):
+        if (run.params.get("method_id") == method_id
+                and canonical(run.params.get("options")) == wanted):
             return run
     return None
 
 
-def projections_of(ws, dataset: str | None = None, split: str | None = None) -> list:
-    """Complete projection runs, optionally of one dataset split (oldest first)."""
-    runs = ws.runs(kind=KIND, status="complete")
-    return [r for r in runs if (dataset is None or r.params.get("dataset") == dataset)
-            and (split is None or r.params.get("split") == split)]
+def projections_of(ws, dataset: str | None = None, split: str | None = None,
+                   source_run: str | None = None, layer: str | None = None) -> list:
+    """Complete projection runs (oldest first), optionally only those of one dataset
+    split, source run or layer (filtered by the catalog, not by reading every run)."""
+    wanted = {"dataset": dataset, "split": split, "source_run": source_run, "layer": layer}
+    return ws.runs(kind=KIND, status="complete",
+                   params={k: v for k, v in wanted.items() if v is not None})
 
 
 def store_projection(ws, source, layer: str, method_name: str, method_id: str,
