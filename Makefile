@@ -26,7 +26,9 @@ run: setup
 demo: setup
 	$(PY) main.py demo $(DEMO)
 
+# Lint first: style drift fails in seconds, before the suite's minutes.
 test: setup
+	$(PY) -m ruff check .
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: setup
