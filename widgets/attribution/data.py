@@ -131,7 +131,7 @@ def load_sanity(ws, run_id: str) -> SanityData:
         rho_abs, rho = a["spearman_abs"][()], a["spearman"][()]
     method = run.params.get("method", "?")
     return SanityData(run.id, method, layers, rho_abs, rho, bool(run.metrics.get("passed")),
-                      verdict_text(method, run.metrics),
+                      verdict_text(method, run.metrics, run.params.get("properties")),
                       int(run.metrics.get("verdict_layers", len(layers))))
 
 

@@ -24,7 +24,9 @@ The object is a callable shaped like captum's ``attribute`` plus a declaration:
     attributions. The method must leave no hooks on the model, also when it raises.
 ``method.spec``
     A :class:`~visualizer.analysis.attribution.table.MethodSpec`: parameters with
-    defaults and GUI hints, and flags (layer, has_delta, baselines, gradient, signed).
+    defaults and GUI hints, and flags (layer, has_delta, baselines, gradient, signed;
+    family, multiplies, modified_backward: what the sanity check's verdict explains a
+    method by, see ``table``; a property left out claims nothing).
 
 The host loads and calls it through the plugin manager only
 (``spec = manager.load(c).spec``; ``manager.call(c, model, inputs, target, **params)``),

@@ -4,6 +4,16 @@ One row per method id: which ``captum.attr`` class implements it, whether it wor
 a layer, has a convergence delta, takes baselines, is gradient-based (so NoiseTunnel
 applies), and its parameters with defaults and GUI hints. The generic adapter reads
 only this table; adding a captum method is adding a row.
+
+Each row also declares how its maps come about, which the sanity check's verdict
+(:mod:`.sanity`) turns into an explanation: ``family`` (``gradient``: read from the
+model's backward pass; ``perturbation``: outputs compared with parts of the input
+replaced by the baseline; ``layer``: attributions of a hidden layer; ``control``: maps
+that never read the model), ``multiplies`` (``input``: the map is the input minus the
+baseline times a gradient term, so it is zero wherever the input equals the baseline;
+``activation``: a layer's activations, or their change from the baseline's, times a
+gradient term; empty: neither) and ``modified_backward`` (the method replaces the
+gradient of the nonlinearities by a rule of its own).
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ class MethodSpec:
     id: str
     title: str
     captum: str | None  # class name in captum.attr; None for the controls
-    family: str  # gradient | perturbation | layer | control
+    family: str  # gradient | perturbation | layer | control (see the module docstring)
     layer: bool = False  # takes a layer; returns layer-shaped attributions
     layer_output: bool = True  # layer methods: False when the result is input-shaped
     at_input: bool = False  # evaluates the model once, at the inputs (predictions.py)
@@ -46,6 +56,8 @@ class MethodSpec:
     gradient: bool = False  # NoiseTunnel may wrap it
     stochastic: bool = False  # needs a seed for determinism
     signed: bool = True  # maps have both signs (diverging colour map)
+    multiplies: str = ""  # input | activation | "": what the map multiplies in
+    modified_backward: bool = False  # its own backward rule in place of the gradient
     params: tuple[Param, ...] = field(default_factory=tuple)
     note: str = ""
 
@@ -79,25 +91,27 @@ N_BASELINES = Param("n_baselines", 8, "int", "baseline draws for the distributio
 METHODS: tuple[MethodSpec, ...] = (
     MethodSpec("integrated_gradients", "Integrated Gradients", "IntegratedGradients",
                "gradient", has_delta=True, baselines="input", gradient=True,
-               params=(N_STEPS, IG_METHOD)),
+               multiplies="input", params=(N_STEPS, IG_METHOD)),
     MethodSpec("saliency", "Saliency", "Saliency", "gradient", gradient=True, signed=False,
                at_input=True,
                params=(Param("abs", True, "bool", "absolute gradients"),)),
     MethodSpec("input_x_gradient", "Input × Gradient", "InputXGradient", "gradient",
-               gradient=True, at_input=True),
+               gradient=True, at_input=True, multiplies="input"),
     MethodSpec("deeplift", "DeepLIFT", "DeepLift", "gradient", has_delta=True,
-               baselines="input", gradient=True),
+               baselines="input", gradient=True, multiplies="input", modified_backward=True),
     MethodSpec("deeplift_shap", "DeepLIFT SHAP", "DeepLiftShap", "gradient", has_delta=True,
-               baselines="distribution", params=(N_BASELINES,)),
+               baselines="distribution", multiplies="input", modified_backward=True,
+               params=(N_BASELINES,)),
     MethodSpec("gradient_shap", "Gradient SHAP", "GradientShap", "gradient", has_delta=True,
-               baselines="distribution", stochastic=True,
+               baselines="distribution", stochastic=True, multiplies="input",
                params=(Param("n_samples", 5, "int", "random points per input", 1, 1000),
                        Param("stdevs", 0.0, "float", "noise on the inputs", 0.0, 10.0),
                        N_BASELINES)),
     MethodSpec("guided_backprop", "Guided Backprop", "GuidedBackprop", "gradient",
-               gradient=True, at_input=True, note="known to fail the model-randomisation sanity check"),
+               gradient=True, at_input=True, modified_backward=True,
+               note="known to fail the model-randomisation sanity check"),
     MethodSpec("deconvolution", "Deconvolution", "Deconvolution", "gradient", gradient=True,
-               at_input=True),
+               at_input=True, modified_backward=True),
     MethodSpec("occlusion", "Occlusion", "Occlusion", "perturbation", baselines="input",
                params=(Param("window", 2, "int", "sliding window side in pixels", 1, 64,
                              target="block"),
@@ -117,19 +131,38 @@ METHODS: tuple[MethodSpec, ...] = (
                params=(Param("n_samples", 50, "int", "coalitions sampled", 1, 10000),
                        Param("block", 2, "int", BLOCK.help, 1, 64, target="block"))),
     MethodSpec("layer_gradcam", "Grad-CAM", "LayerGradCam", "layer", layer=True, at_input=True,
+               multiplies="activation",
                params=(Param("relu_attributions", True, "bool", "keep positive evidence only"),),
                signed=True),
     MethodSpec("guided_gradcam", "Guided Grad-CAM", "GuidedGradCam", "layer", layer=True,
-               layer_output=False, at_input=True,
-               note="known to fail the model-randomisation sanity check"),
+               layer_output=False, at_input=True, multiplies="activation",
+               modified_backward=True, note="known to fail the model-randomisation sanity check"),
     MethodSpec("layer_conductance", "Layer Conductance", "LayerConductance", "layer",
-               layer=True, has_delta=True, baselines="input", params=(N_STEPS,)),
+               layer=True, has_delta=True, baselines="input", multiplies="activation",
+               params=(N_STEPS,)),
     MethodSpec("layer_integrated_gradients", "Layer Integrated Gradients",
                "LayerIntegratedGradients", "layer", layer=True, has_delta=True,
-               baselines="input", params=(N_STEPS, IG_METHOD)),
+               baselines="input", multiplies="activation", params=(N_STEPS, IG_METHOD)),
     MethodSpec("random", "Random (control)", None, "control", stochastic=True, signed=False,
                note="uniform noise maps: the floor every faithfulness metric must beat"),
 )
 
 BY_ID = {m.id: m for m in METHODS}
+
+#: What :func:`properties` reads, with the value a spec that lacks it gets.
+PROPERTIES = {"family": "", "multiplies": "", "modified_backward": False,
+              "baselines": "none", "signed": True}
+
+
+def properties(spec: Any) -> dict[str, Any]:
+    """The declared properties the sanity verdict explains a method by, as plain JSON.
+
+    Works on any spec a plugin hands over: a property it does not declare gets the value
+    that claims nothing (no family, multiplies nothing, the true gradient)."""
+    return {name: getattr(spec, name, default) for name, default in PROPERTIES.items()}
+
+
+def find(method: str) -> MethodSpec | None:
+    """The built-in row of ``method`` (an id, or a plugin id ``<plugin>.<id>``)."""
+    return BY_ID.get(method) or BY_ID.get(method.rpartition(".")[2])
 SMOOTH_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")

@@ -1,0 +1,30 @@
+"""The gallery's sanity warning is the verdict's short form: it says why a method failed
+from what the method declares and the check measured (occlusion multiplies nothing in)."""
+
+import pytest
+
+
+@pytest.mark.parametrize("method, says, never", [
+    ("occlusion", "follow where the input differs from the baseline", "multipl"),
+    ("input_x_gradient", "follow the input it multiplies in", "baseline"),
+    ("random", "is a control with no model dependence", "fails"),
+])
+def test_gallery_warning_follows_the_verdict(qtbot, demo_ws, method, says, never):
+    from visualizer.analysis.attribution.api import sanity_check
+    from visualizer.session import Session
+    from widgets.attribution.data import load_attribution
+    from widgets.attribution.qt_attribution_tabs import QtAttributionTabs
+    from widgets.attribution.qt_panels import DisplayOptions
+
+    run = demo_ws.attribute("cnn", "digits", method, limit=4, device="cpu", metrics=False)
+    session = Session()
+    session.open_workspace(demo_ws.root)
+    tabs = QtAttributionTabs(session)
+    qtbot.addWidget(tabs)
+    tabs.show_summary(load_attribution(session.workspace, run.id), DisplayOptions())
+    assert tabs.warning.text() == ""  # no sanity check yet: nothing to warn about
+    sanity_check(demo_ws, "cnn", "digits", method, limit=8, device="cpu")
+    tabs.show_summary(load_attribution(session.workspace, run.id), DisplayOptions())
+    text = tabs.warning.text()
+    assert text.startswith(f"⚠ {method} ") and text.endswith("See the Sanity check tab.")
+    assert says in text and never not in text
