@@ -120,10 +120,11 @@ class SanityData:
     passed: bool
     verdict: str  # one sentence (visualizer.analysis.attribution.sanity.verdict_text)
     verdict_layers: int  # how many layers were random when the verdict was read
+    control: bool = False  # a control method (random): no verdict to pass or fail
 
 
 def load_sanity(ws, run_id: str) -> SanityData:
-    from visualizer.analysis.attribution.sanity import verdict_text
+    from visualizer.analysis.attribution.sanity import is_control, verdict_text
 
     run = ws.run(run_id)
     with run.arrays() as a:
@@ -132,7 +133,8 @@ def load_sanity(ws, run_id: str) -> SanityData:
     method = run.params.get("method", "?")
     return SanityData(run.id, method, layers, rho_abs, rho, bool(run.metrics.get("passed")),
                       verdict_text(method, run.metrics, run.params.get("properties")),
-                      int(run.metrics.get("verdict_layers", len(layers))))
+                      int(run.metrics.get("verdict_layers", len(layers))),
+                      is_control(method, run.params.get("properties")))
 
 
 def latest_sanity(ws, model: str, method: str):

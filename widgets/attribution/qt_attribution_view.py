@@ -341,8 +341,12 @@ class QtAttributionView(QWidget):
         self.gallery.overlay_model.preview = {}
         run = self.session.workspace.run(job.result)
         if run.kind == "sanity":
-            self.status.setText(f"sanity check {run.id}: "
-                                f"{'passed' if run.metrics.get('passed') else 'FAILED'}")
+            from visualizer.analysis.attribution.sanity import is_control
+
+            control = is_control(run.params.get("method", ""), run.params.get("properties"))
+            outcome = ("control (no model dependence, as expected)" if control
+                       else "passed" if run.metrics.get("passed") else "FAILED")
+            self.status.setText(f"sanity check {run.id}: {outcome}")
             if self.data is not None:
                 self.tabs.show_summary(self.data, self.options)
                 self.refresh_sanity()

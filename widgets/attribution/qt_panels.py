@@ -451,6 +451,10 @@ class QtSanityPlot(QWidget):
             pos=sanity.verdict_layers, angle=90, label="verdict read here",
             labelOpts={"position": 0.95, "color": "#333"},
             pen=pg.mkPen("#555", style=Qt.PenStyle.DotLine)))
+        if sanity.control:  # a control shows the baseline the real methods are read against
+            self.verdict.setText("ⓘ " + sanity.verdict)
+            self.verdict.setStyleSheet("color: #44505c;")
+            return
         self.verdict.setText(("✓ " if sanity.passed else "⚠ ") + sanity.verdict)
         self.verdict.setStyleSheet("color: #1e7b34;" if sanity.passed
                                    else "color: #b03a2e; font-weight: bold;")

@@ -28,3 +28,20 @@ def test_gallery_warning_follows_the_verdict(qtbot, demo_ws, method, says, never
     text = tabs.warning.text()
     assert text.startswith(f"⚠ {method} ") and text.endswith("See the Sanity check tab.")
     assert says in text and never not in text
+
+
+def test_sanity_plot_reads_a_control_as_a_control(qtbot, demo_ws):
+    """The random control has no verdict to pass or fail: the plot says what it is,
+    neither a green tick nor a red failure."""
+    from visualizer.analysis.attribution.api import sanity_check
+    from widgets.attribution.data import load_sanity
+    from widgets.attribution.qt_panels import QtSanityPlot
+
+    plot = QtSanityPlot()
+    qtbot.addWidget(plot)
+    for method, mark in (("random", "ⓘ "), ("saliency", "✓ ")):
+        run = sanity_check(demo_ws, "cnn", "digits", method, limit=8, device="cpu")
+        data = load_sanity(demo_ws, run.id)
+        assert data.control == (method == "random")
+        plot.set_sanity(data)
+        assert plot.verdict.text().startswith(mark)

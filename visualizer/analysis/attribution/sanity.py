@@ -152,6 +152,12 @@ def verdict_layers(n_layers: int) -> int:
 UNCHANGED = 1e-6
 
 
+def is_control(method: str, properties: dict | None = None) -> bool:
+    """Whether ``method`` is a control (``random``): a sanity check then has no verdict
+    to pass or fail, only the chance level the real methods are read against."""
+    return _properties(method, properties).get("family") == "control"
+
+
 def _properties(method: str, properties: dict | None) -> dict:
     from visualizer.analysis.attribution.table import find
     from visualizer.analysis.attribution.table import properties as declared
