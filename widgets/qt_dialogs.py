@@ -222,8 +222,12 @@ def start_model_import(parent, session, runner, path: str, name: str, arch: str 
                       on_done=on_imported, process=True)
 
     def on_imported(job) -> None:
-        session.catalog_changed.emit()
+        session.check_catalog()
         session.notify("info", "Model imported", f"{job.result} was added to the workspace.")
+        # what will not work with it (TorchScript: no hooks) or what it needs to keep
+        # loading (a pickle's own modules); one small catalog row
+        for text in session.workspace.catalog.model(job.result).info.get("warnings", []):
+            session.notify("warning", f"Model {job.result}: please note", text)
 
     return runner.submit(wj.inspect_model_file, wj.InspectModelRequest(path),
                          name=f"Inspect {Path(path).name}", on_done=on_inspected)
@@ -263,7 +267,7 @@ class QtImportDataDialog(QDialog):
 
 def start_data_import(session, runner, path: str, name: str):
     def on_imported(job) -> None:
-        session.catalog_changed.emit()
+        session.check_catalog()
         session.notify("info", "Dataset imported", f"{job.result} was added to the workspace.")
 
     request = wj.ImportDataRequest(str(session.workspace.root), path, name)

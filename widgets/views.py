@@ -35,6 +35,10 @@ VIEWS: dict[str, ViewSpec] = {
         ViewSpec("attribution", "Attribution",
                  "widgets.attribution.qt_attribution_view:QtAttributionView",
                  "widgets.attribution.render:render"),
+        # the main window builds this first tab itself (QtRunOverview(session, runner=));
+        # listed for `render --view overview`
+        ViewSpec("overview", "Overview", "widgets.qt_run_overview:QtRunOverview",
+                 "widgets.overview_render:render"),
     )
 }
 

@@ -35,6 +35,22 @@ class ExtractRequest:
     limit: int | None = None
     budget_bytes: int = 1 << 30
     dtype: str = "float32"
+    seed: int = 0  # draws the --limit sample (stratified by class; see data.sampling)
+
+    def check(self) -> None:
+        """Raise a DeepScopeError naming the field unless the request can start."""
+        check_request_numbers(limit=self.limit, batch_size=self.batch_size)
+        if self.budget_bytes < 1:
+            raise DeepScopeError(f"budget_mb must be at least 1 (got {self.budget_bytes >> 20}).",
+                                 fix="give the memory budget in MiB.")
+
+
+def check_request_numbers(**values: int | None) -> None:
+    """``name`` must be None or at least 1 for each ``name=value``."""
+    from visualizer.data.sampling import check_limit
+
+    for name, value in values.items():
+        check_limit(value, name)
 
 
 class UnitStats:
@@ -88,6 +104,7 @@ def extract_activations(request: ExtractRequest, ctx: JobContext) -> str:
     from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
+    request.check()
     ctx.status("loading model and data")
     ws = Workspace(request.workspace)
     device = resolve_device(request.device)
@@ -103,13 +120,18 @@ def _extract(request: ExtractRequest, ctx: JobContext, ws, model, device: str) -
 
     model_rec = ws.catalog.model(request.model)
     data_rec = ws.catalog.dataset(request.dataset)
+    from visualizer.data.sampling import sample_split
+
     x, y = ws.load_dataset(request.dataset).arrays(request.split)
-    if request.limit is not None:
-        x, y = x[: request.limit], y[: request.limit]
-    n = len(x)
-    if n == 0:
+    if len(x) == 0:
         raise NotFoundError(f"split {request.split!r} of {request.dataset!r} is empty.",
                             fix="choose another split (train, test or all).")
+    # a limit takes a seeded sample that keeps the class proportions, never the first N
+    # (a split in class-folder order would give one class)
+    sample = sample_split(y, request.limit, request.seed)
+    if len(sample.index) < len(x):
+        x, y = x[sample.index], y[sample.index]
+    n = len(x)
     ctx.check_cancelled()
 
     if isinstance(model, torch.jit.ScriptModule):
@@ -124,7 +146,8 @@ def _extract(request: ExtractRequest, ctx: JobContext, ws, model, device: str) -
         "model": request.model, "dataset": request.dataset, "split": request.split,
         "layers": layers, "skipped_layers": skipped, "device": device,
         "layer_shapes": {name: list(shapes[name]) for name in layers},
-        "batch_size": request.batch_size, "limit": request.limit, "dtype": request.dtype,
+        "batch_size": request.batch_size, "dtype": request.dtype, "seed": request.seed,
+        **sample.params(),
     }
     provenance = base_provenance(model_sha256=model_rec.sha256, data_sha256=data_rec.sha256,
                                  device=device, torch_threads=torch.get_num_threads())
@@ -136,7 +159,7 @@ def _extract(request: ExtractRequest, ctx: JobContext, ws, model, device: str) -
         out = {name: writer.create(f"{ACTIVATIONS}/{name}", n, shapes[name], dtype)
                for name in layers}
         writer.file[ACTIVATIONS].attrs["order"] = layers
-        writer.put("sample_index", np.arange(n, dtype=np.int64))
+        writer.put("sample_index", sample.index)
         writer.put("label", y.astype(np.int64))
         pred_ds = writer.create("prediction", n, (), np.int64)
         conf_ds = writer.create("confidence", n, (), np.float32)

@@ -27,6 +27,7 @@ from visualizer.models.factory import resolve_factory
 from visualizer.models.pickle_scan import (
     check_safetensors,
     detect_format,
+    pickle_modules,
     scan_pickle_globals,
     unsafe_globals,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "CODE_FORMATS",
     "WEIGHT_FORMATS",
     "build_from_state_dict",
+    "check_pickle_imports",
     "detect_format",
     "load_model_file",
     "load_state_dict_file",
@@ -63,6 +65,14 @@ _NESTED_KEYS = ("state_dict", "model_state_dict", "model", "net", "network", "we
 # Wrappers that prefix every key: DataParallel/DDP and torch.compile.
 _PREFIXES = ("module.", "_orig_mod.")
 _RESAVE = "re-save or re-download the file."
+_NEEDS_CODE_FIX = ("save a state dict (torch.save(model.state_dict(), path)) and import it "
+                   "with --arch file.py:factory, or put the module on PYTHONPATH.")
+#: Where a TorchScript model leaves the views blind: said once, at import.
+TORCHSCRIPT_WARNING = (
+    "TorchScript model: hook-based views (extract, the Layers view, the layer statistics "
+    "of the Overview) cannot see inside a TorchScript module, because it does not run "
+    "forward hooks; attribution on its inputs works. For every view, import its weights "
+    "as a state dict with --arch file.py:factory.")
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
@@ -291,6 +301,112 @@ def build_from_state_dict(
     return model.eval()
 
 
+def check_pickle_imports(path: str | Path, data: bytes | None = None) -> dict[str, str]:
+    """Check that every module and class a pickled model names can be imported.
+
+    Only for files the user trusts: it imports the modules the pickle names (as loading
+    it would). Called before ``torch.load``, so that a missing module is reported by
+    name at import time rather than as a corrupt file at first use.
+
+    Returns
+    -------
+    dict[str, str]
+        The modules the pickle needs that come from outside the Python installation
+        (not the standard library, not an installed package), by name, with the file
+        each was found in: they import now, but only from their folder on the path.
+
+    Raises
+    ------
+    InvalidModelError
+        Naming the first module or class that cannot be imported, and how to provide it.
+    """
+    import _compat_pickle
+    import importlib
+
+    path = Path(path)
+    local: dict[str, str] = {}
+    needed: dict[str, list[str]] = {}
+    for module, names in pickle_modules(path, data).items():
+        for name in names:  # Python 2 names, as pickle protocol 2 (torch.save's) writes
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                mod3, name3 = _compat_pickle.NAME_MAPPING[(module, name)]
+            else:
+                mod3, name3 = _compat_pickle.IMPORT_MAPPING.get(module, module), name
+            needed.setdefault(mod3, []).append(name3)
+    for module, names in needed.items():
+        if module == "__main__":
+            raise InvalidModelError(
+                f"the pickle needs class {', '.join(f'`{n}`' for n in names)} from "
+                "`__main__`: it was defined in the script that saved the file, so no other "
+                "program can rebuild it.", path=path,
+                fix="move the class into a module and save again, or save a state dict "
+                    "(torch.save(model.state_dict(), path)) and import it with --arch "
+                    "file.py:factory (a file that defines the class).")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            raise InvalidModelError(
+                f"the pickle needs module `{module}` which is not importable "
+                f"({type(exc).__name__}: {exc}).", path=path, fix=_NEEDS_CODE_FIX) from exc
+        except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
+            raise InvalidModelError(
+                f"the pickle needs module `{module}`, and importing it failed "
+                f"({type(exc).__name__}: {exc}).", path=path,
+                fix="fix the module, or " + _NEEDS_CODE_FIX) from exc
+        for name in names:
+            obj = mod
+            for part in name.split("."):
+                obj = getattr(obj, part, _MISSING)
+                if obj is _MISSING:
+                    raise InvalidModelError(
+                        f"the pickle needs `{name}` from module `{module}` "
+                        f"({getattr(mod, '__file__', None) or 'built in'}), which has no "
+                        f"`{name}` (renamed or moved since the file was saved?).",
+                        path=path, fix="restore it in that module, or " + _NEEDS_CODE_FIX)
+        origin = _outside_installation(mod)
+        if origin:
+            local[module.partition(".")[0]] = origin
+    return local
+
+
+_MISSING = object()
+
+
+def _outside_installation(module) -> str | None:
+    """The file of ``module`` if it is neither standard library nor installed, else None."""
+    import sys
+    import sysconfig
+
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None  # built in, or a namespace package
+    resolved = Path(file).resolve()
+    roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    roots |= {p for p in sys.path if "site-packages" in p or "dist-packages" in p}
+    # DeepScope's own packages (the zoo's classes) import wherever DeepScope runs
+    here = Path(__file__).resolve().parents[1]  # the visualizer package
+    roots |= {str(here), str(here.parent / "plugins")}
+    for root in roots:
+        try:
+            resolved.relative_to(Path(root).resolve())
+            return None
+        except ValueError:
+            continue
+    return str(resolved)
+
+
+def local_module_warning(local: dict[str, str]) -> str | None:
+    """The import-time warning for a pickled model that needs modules of the user's."""
+    if not local:
+        return None
+    listed = ", ".join(f"`{m}` ({origin})" for m, origin in sorted(local.items()))
+    return (f"the pickled model needs module(s) {listed}, importable now only because "
+            "their folder is on the Python path: loading the model later (another folder, "
+            "another machine) fails unless they stay importable (PYTHONPATH). More "
+            "robust: save a state dict (torch.save(model.state_dict(), path)) and import it "
+            "with --arch file.py:factory; the workspace then keeps a copy of the file.")
+
+
 def load_trusted_module(
     path: str | Path, fmt: str, *, trust: bool, factory: Factory | str | None = None
 ) -> nn.Module:
@@ -331,8 +447,16 @@ def load_trusted_module(
         elif fmt == "export":
             model = torch.export.load(str(path)).module()
         elif fmt == "pickled_module":
-            # trusted path: the user passed --trust after seeing the SHA-256
-            model = torch.load(path, map_location="cpu", weights_only=False)
+            # trusted path: the user passed --trust after seeing the SHA-256. The same
+            # bytes are checked and loaded; a missing module is named, not "corrupt".
+            data = path.read_bytes()
+            check_pickle_imports(path, data)
+            try:
+                model = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+            except (ImportError, AttributeError) as exc:  # a global the scan cannot name
+                raise InvalidModelError(
+                    f"loading the pickled model needs code that is not importable "
+                    f"({type(exc).__name__}: {exc})", path=path, fix=_NEEDS_CODE_FIX) from exc
         else:
             raise InvalidModelError(f"{fmt!r} is not a code-running model format", path=path)
     except DeepScopeError:

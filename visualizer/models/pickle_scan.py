@@ -68,10 +68,12 @@ def _read_pickles(path: Path, data: bytes | None) -> list[bytes]:
     return members
 
 
-def _pickle_globals(stream: io.BufferedIOBase, path: Path) -> tuple[list[str], object]:
-    """Globals referenced by the one pickle at the stream position, plus its value if it
-    is a bare integer (to recognise the legacy magic number)."""
-    found: list[str] = []
+def _pickle_globals(stream: io.BufferedIOBase, path: Path
+                    ) -> tuple[list[tuple[str, str]], object]:
+    """Globals referenced by the one pickle at the stream position as ``(module, name)``
+    pairs (``(marker, "")`` for one that cannot be named), plus its value if it is a
+    bare integer (to recognise the legacy magic number)."""
+    found: list[tuple[str, str]] = []
     memo: dict[int, object] = {}
     # Values pushed by recent ops (None = not a string we can follow). STACK_GLOBAL is
     # resolved only when its two operands were pushed right before it; anything more
@@ -93,17 +95,17 @@ def _pickle_globals(stream: io.BufferedIOBase, path: Path) -> tuple[list[str], o
                 memo[len(memo)] = pushed[-1] if pushed else None
             elif name in ("GLOBAL", "INST"):
                 module, _, attr = str(arg).partition(" ")
-                found.append(f"{module}.{attr}")
+                found.append((module, attr))
                 pushed.append(None)
             elif name == "STACK_GLOBAL":
                 if len(pushed) >= 2 and all(isinstance(v, str) for v in pushed[-2:]):
-                    found.append(f"{pushed[-2]}.{pushed[-1]}")
+                    found.append((str(pushed[-2]), str(pushed[-1])))
                 else:
-                    found.append(UNRESOLVED_GLOBAL)
+                    found.append((UNRESOLVED_GLOBAL, ""))
                 pushed.append(None)
             elif name in ("EXT1", "EXT2", "EXT4"):
                 # copyreg's extension registry maps a code to any global.
-                found.append(f"<copyreg extension {arg}>")
+                found.append((f"<copyreg extension {arg}>", ""))
                 pushed.append(None)
             elif name in ("LONG1", "LONG4", "INT", "BININT", "BININT1", "BININT2", "LONG"):
                 if n_ops <= 2:
@@ -123,6 +125,28 @@ def _pickle_globals(stream: io.BufferedIOBase, path: Path) -> tuple[list[str], o
 def scan_pickle_globals(path: str | Path, data: bytes | None = None) -> list[str]:
     """List the ``module.name`` globals a torch.save file's pickle refers to.
 
+    See :func:`scan_pickle_global_pairs`, which keeps module and name apart."""
+    return list(dict.fromkeys(f"{m}.{n}" if n else m
+                              for m, n in scan_pickle_global_pairs(path, data)))
+
+
+def pickle_modules(path: str | Path, data: bytes | None = None) -> dict[str, list[str]]:
+    """The modules a torch.save file's pickle imports when it is loaded, each with the
+    names it takes from them (``{"mynet": ["Net"], "torch.nn.modules.linear":
+    ["Linear"]}``); globals that cannot be named statically are left out."""
+    out: dict[str, list[str]] = {}
+    for module, name in scan_pickle_global_pairs(path, data):
+        if name and not module.startswith("<"):
+            out.setdefault(module, [])
+            if name not in out[module]:
+                out[module].append(name)
+    return out
+
+
+def scan_pickle_global_pairs(path: str | Path, data: bytes | None = None
+                             ) -> list[tuple[str, str]]:
+    """List the ``(module, name)`` globals a torch.save file's pickle refers to.
+
     Parameters
     ----------
     path
@@ -135,9 +159,10 @@ def scan_pickle_globals(path: str | Path, data: bytes | None = None) -> list[str
 
     Returns
     -------
-    list[str]
-        Distinct globals in order of first appearance; ``<unresolved STACK_GLOBAL>`` or
-        ``<copyreg extension N>`` for references that cannot be named statically.
+    list[tuple[str, str]]
+        Distinct globals in order of first appearance; ``("<unresolved STACK_GLOBAL>",
+        "")`` or ``("<copyreg extension N>", "")`` for references that cannot be named
+        statically.
 
     Raises
     ------
@@ -147,8 +172,9 @@ def scan_pickle_globals(path: str | Path, data: bytes | None = None) -> list[str
     path = Path(path)
     with _source(path, data) as fh:
         head = fh.read(4)
+    found: list[tuple[str, str]]
     if head.startswith(b"PK"):
-        found: list[str] = []
+        found = []
         for member in _read_pickles(path, data):
             found.extend(_pickle_globals(io.BytesIO(member), path)[0])
     else:

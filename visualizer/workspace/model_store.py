@@ -115,6 +115,9 @@ def import_model(ws: Workspace, path: Path, name: str, *, arch: str | None, trus
         "n_params": int(sum(p.numel() for p in model.parameters())),
         "trusted": fmt not in SAFE_FORMATS, "source_path": str(path.resolve()),
     }
+    warnings = import_warnings(path, fmt)
+    if warnings:
+        info["warnings"] = warnings
     if input_shape:
         info["input_shape"] = list(input_shape)
         try:
@@ -142,6 +145,25 @@ def import_model(ws: Workspace, path: Path, name: str, *, arch: str | None, trus
             copy.unlink(missing_ok=True)
         raise
     return rec
+
+
+def import_warnings(path: Path, fmt: str) -> list[str]:
+    """What the user should hear about a model that imported: views that will not work
+    with it, code it needs that lives outside the workspace. Shown by the CLI (and in
+    its JSON as ``warnings``) and by the GUI as a notification; kept in the model's
+    ``info["warnings"]``."""
+    from visualizer.models.loading import (
+        TORCHSCRIPT_WARNING,
+        check_pickle_imports,
+        local_module_warning,
+    )
+
+    if fmt == "torchscript":
+        return [TORCHSCRIPT_WARNING]
+    if fmt == "pickled_module":  # already loaded: the modules it names are imported
+        warning = local_module_warning(check_pickle_imports(path))
+        return [warning] if warning else []
+    return []
 
 
 def load(ws: Workspace, rec: ModelRecord, device: str = "cpu") -> torch.nn.Module:

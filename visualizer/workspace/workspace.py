@@ -86,10 +86,7 @@ class Workspace:
         if not (root / Catalog.FILE).exists():
             if create:
                 return cls.create(root)
-            raise WorkspaceError("this folder is not a DeepScope workspace "
-                                 f"(no {Catalog.FILE}).", path=root,
-                                 fix="create one with `python main.py demo FOLDER` or "
-                                     "File > New workspace.")
+            raise WorkspaceError(_not_a_workspace(root))
         ws = cls(root)
         ws.catalog.migrate()
         ws.recovery = ws.recover()
@@ -122,8 +119,11 @@ class Workspace:
     def datasets(self) -> list[DatasetRecord]:
         return self.catalog.datasets()
 
-    def runs(self, kind: str | None = None, status: str | None = None) -> list[Run]:
-        return [Run(self, r) for r in self.catalog.runs(kind=kind, status=status)]
+    def runs(self, kind: str | None = None, status: str | None = None,
+             params: dict[str, Any] | None = None) -> list[Run]:
+        """Runs, oldest first; ``params={"layer": "fc1"}`` keeps runs with those values."""
+        return [Run(self, r) for r in self.catalog.runs(kind=kind, status=status,
+                                                        params=params)]
 
     def run(self, run_id: str) -> Run:
         return Run(self, self.catalog.run(run_id))
@@ -179,15 +179,19 @@ class Workspace:
     # -- analyses ----------------------------------------------------------------
     def extract(self, model: str, dataset: str, layers: list[str] | None = None, *,
                 split: str = "test", device: str = "auto", batch_size: int = 256,
-                limit: int | None = None, budget_mb: int = 1024, ctx=None) -> Run:
-        """Dump activations of ``layers`` (default: all that fit the budget) to a new run."""
+                limit: int | None = None, budget_mb: int = 1024, seed: int = 0,
+                ctx=None) -> Run:
+        """Dump activations of ``layers`` (default: all that fit the budget) to a new run.
+
+        ``limit`` takes a sample of that many, drawn with ``seed`` so that it keeps the
+        split's class proportions (not the first ``limit`` samples)."""
         from visualizer.analysis.activations import ExtractRequest, extract_activations
         from visualizer.jobs.thread_runner import run_sync
 
         request = ExtractRequest(
             workspace=str(self.root), model=model, dataset=dataset, split=split,
             layers=tuple(layers) if layers else None, device=device, batch_size=batch_size,
-            limit=limit, budget_bytes=budget_mb << 20)
+            limit=limit, budget_bytes=budget_mb << 20, seed=seed)
         run_id = run_sync(extract_activations, request, ctx=ctx)
         return self.run(run_id)
 
@@ -227,6 +231,19 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+def _not_a_workspace(root: Path) -> str:
+    """Why ``root`` is not a workspace, with the command that makes one there."""
+    if not root.exists():
+        return (f"no workspace at {root}: the folder does not exist; create one with "
+                f"`python main.py new {root}` (or File > New workspace).")
+    if not root.is_dir():
+        return (f"no workspace at {root}: it is a file, not a folder; give the workspace "
+                "folder, or create one with `python main.py new FOLDER`.")
+    return (f"no workspace at {root}: the folder has no {Catalog.FILE}, so it is not a "
+            f"DeepScope workspace; create one with `python main.py new {root}` (or the "
+            f"demo with `python main.py demo {root}`).")
 
 
 def _temp_writer_alive(temp: Path) -> bool:

@@ -88,3 +88,101 @@ def test_cancel_marks_run_cancelled_and_leaves_no_file(demo_ws):
     leftovers = [p for p in (demo_ws.root / "runs").iterdir()
                  if p.name.startswith(".") and "act-" in p.name]
     assert leftovers == []
+
+
+def image_folder_of_digits(demo_ws, root):
+    """The digits test split written as an image folder: samples come class by class."""
+    from PIL import Image
+
+    x, y = demo_ws.load_dataset("digits").arrays("test")
+    for k, (img, label) in enumerate(zip(x, y, strict=True)):
+        folder = root / f"digit-{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.round(img[0] * 255).astype(np.uint8), "L").save(folder / f"{k}.png")
+    demo_ws.import_dataset(root, "folder")
+    return demo_ws.load_dataset("folder").arrays("test")[1]
+
+
+def test_a_limit_takes_a_stratified_seeded_sample_everywhere(demo_ws, tmp_path):
+    from visualizer.data.sampling import stratified_sample
+
+    labels = image_folder_of_digits(demo_ws, tmp_path / "digits")
+    assert set(labels[:16]) == {0}, "class-folder order: the first 16 are all one class"
+    run = demo_ws.extract("cnn", "folder", limit=16, device="cpu")
+    with run.arrays() as a:
+        index, stored = a["sample_index"][()], a["label"][()]
+        assert a["conv1"].shape[0] == 16
+    assert set(stored) == set(range(10))
+    np.testing.assert_array_equal(stored, labels[index])
+    shares = np.bincount(stored, minlength=10) - 16 * np.bincount(labels) / len(labels)
+    assert np.all(np.abs(shares) < 1), shares
+    np.testing.assert_array_equal(index, stratified_sample(labels, 16, 0))
+    assert {k: run.params[k] for k in ("limit", "sample_seed", "sampling", "seed")} == {
+        "limit": 16, "sample_seed": 0, "sampling": "stratified", "seed": 0}
+    assert run.metrics["n_samples"] == 16
+    # reproducible from the params; another seed, other samples
+    again = demo_ws.extract("cnn", "folder", limit=16, device="cpu", seed=0)
+    other = demo_ws.extract("cnn", "folder", limit=16, device="cpu", seed=1)
+    with again.arrays() as a, other.arrays() as b:
+        np.testing.assert_array_equal(a["sample_index"][()], index)
+        assert not np.array_equal(b["sample_index"][()], index)
+    # attribution (and its sanity check) draw the same sample for the same seed
+    attr = demo_ws.attribute("cnn", "folder", method="saliency", limit=16, metrics=False,
+                             device="cpu")
+    with attr.arrays() as a:
+        np.testing.assert_array_equal(a["sample_index"][()], index)
+    assert attr.params["sample_seed"] == 0 and attr.params["sampling"] == "stratified"
+    from visualizer.analysis.attribution.api import sanity_check
+
+    sanity = sanity_check(demo_ws, "cnn", "folder", method="saliency", limit=8, device="cpu")
+    with sanity.arrays() as a:
+        assert len(set(labels[a["sample_index"][()]])) == 8  # 8 classes, one each
+    # the whole split when the limit covers it
+    whole = demo_ws.extract("mlp", "folder", limit=10_000, device="cpu")
+    with whole.arrays() as a:
+        np.testing.assert_array_equal(a["sample_index"][()], np.arange(len(labels)))
+    assert whole.params["sampling"] == "all" and whole.params["sample_seed"] is None
+
+
+def test_views_read_a_sampled_run_by_sample_id(demo_ws):
+    """A run made with a limit holds split positions that are not 0..N-1: readers must
+    go through sample_index, never assume it equals the row."""
+    from visualizer.analysis.layers.samples import (
+        FeatureRequest,
+        TopKRequest,
+        feature_maps,
+        top_activating,
+    )
+    from visualizer.jobs.contract import NullContext
+
+    run = demo_ws.extract("cnn", "digits", limit=30, seed=4, device="cpu")
+    x, y = demo_ws.load_dataset("digits").arrays("test")
+    with run.arrays() as a:
+        index = a["sample_index"][()]
+        dump = a["conv1"][()]
+    assert not np.array_equal(index, np.arange(30))
+    # the feature maps of a sample in the run come from its row of the dump
+    sid = int(index[7])
+    maps = feature_maps(FeatureRequest(str(demo_ws.root), run.id, "conv1", sid),
+                        NullContext())
+    assert maps.source == "dump" and maps.label == y[sid]
+    np.testing.assert_array_equal(maps.values, dump[7])
+    # a sample of the split that the run left out (the view's default, 0) is computed
+    missing = int(np.setdiff1d(np.arange(len(y)), index)[0])
+    maps = feature_maps(FeatureRequest(str(demo_ws.root), run.id, "conv1", missing),
+                        NullContext())
+    model = demo_ws.load_model("cnn")
+    ref, _ = reference_activations(model, x[missing:missing + 1], ["conv1"])
+    assert maps.source == "hooks" and maps.label == y[missing]
+    np.testing.assert_allclose(maps.values, ref["conv1"][0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(NotFoundError, match="not in the test split"):
+        feature_maps(FeatureRequest(str(demo_ws.root), run.id, "conv1", 5000), NullContext())
+    # top samples name split positions (thumbnails), in the run
+    top = top_activating(TopKRequest(str(demo_ws.root), run.id, "fc2", unit=3, k=5),
+                         NullContext())
+    np.testing.assert_array_equal(top.sample_index, index[top.rows])
+    np.testing.assert_array_equal(top.labels, y[top.sample_index])
+    # a projection keeps the ids of its source run
+    proj = demo_ws.project(run.id, "fc1", "pca")
+    with proj.arrays() as a:
+        np.testing.assert_array_equal(a["sample_index"][()], index)

@@ -323,3 +323,134 @@ def test_checkpoint_without_tensors(tmp_path) -> None:
     torch.save({"epoch": 3, "lr": 0.1}, path)
     with pytest.raises(InvalidModelError, match="no tensors.*epoch"):
         load_state_dict_file(path)
+
+
+MODULE_SOURCE = textwrap.dedent("""
+    import torch.nn as nn
+
+    class TinyNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(64, 10)
+
+        def forward(self, x):
+            return self.fc(x.flatten(1))
+""")
+
+
+@pytest.fixture
+def pickled_from_temp_module(tmp_path, monkeypatch):
+    """A full model pickled from a class in a temporary module that is then gone: removed
+    from sys.path and sys.modules, as in a later session or another folder."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    name = f"tinynet_{os.getpid()}"
+    (folder / f"{name}.py").write_text(MODULE_SOURCE)
+    monkeypatch.syspath_prepend(str(folder))
+    module = __import__(name)
+    torch.manual_seed(0)
+    model = module.TinyNet().eval()
+    path = tmp_path / "tiny_full.pt"
+    torch.save(model, path)
+    sys.path.remove(str(folder))
+    del sys.modules[name]
+    return path, name, folder, model
+
+
+def test_a_pickle_whose_module_is_gone_names_it(pickled_from_temp_module) -> None:
+    from visualizer.models.loading import check_pickle_imports
+    from visualizer.models.pickle_scan import pickle_modules
+
+    path, name, folder, model = pickled_from_temp_module
+    assert pickle_modules(path)[name] == ["TinyNet"]
+    with pytest.raises(InvalidModelError) as err:
+        load_model_file(path, trust=True)
+    text = str(err.value)
+    assert f"the pickle needs module `{name}` which is not importable" in text
+    assert "--arch file.py:factory" in text and "PYTHONPATH" in text
+    assert "re-save or re-download" not in text
+    with pytest.raises(InvalidModelError, match=name):
+        check_pickle_imports(path)
+    # with the module back on the path it loads, and it is named as the user's own code
+    sys.path.insert(0, str(folder))
+    try:
+        loaded = load_model_file(path, trust=True)
+        x = torch.rand(3, 1, 8, 8)
+        assert _same_outputs(model, loaded, x)
+        local = check_pickle_imports(path)
+        assert list(local) == [name] and local[name].endswith(f"{name}.py")
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+
+
+def test_a_pickle_of_a_missing_class_names_it(pickled_from_temp_module) -> None:
+    path, name, folder, _ = pickled_from_temp_module
+    (folder / f"{name}.py").write_text("x = 1\n")  # the class was renamed away
+    sys.path.insert(0, str(folder))
+    try:
+        with pytest.raises(InvalidModelError, match=f"needs `TinyNet` from module `{name}`"):
+            load_model_file(path, trust=True)
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+
+
+def test_a_class_from_a_script_main_is_named(tmp_path) -> None:
+    main = sys.modules["__main__"]
+
+    class ScriptNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+    ScriptNet.__module__, ScriptNet.__qualname__ = "__main__", "ScriptNet"
+    main.ScriptNet = ScriptNet  # as a script that defines the class and saves the model
+    try:
+        torch.save(ScriptNet(), tmp_path / "script.pt")
+    finally:
+        del main.ScriptNet
+    with pytest.raises(InvalidModelError, match="needs class `ScriptNet` from `__main__`"):
+        load_model_file(tmp_path / "script.pt", trust=True)
+
+
+def test_pickled_import_checks_modules_and_warns(tmp_path, pickled_from_temp_module) -> None:
+    from visualizer.workspace.workspace import Workspace
+
+    path, name, folder, _ = pickled_from_temp_module
+    ws = Workspace.create(tmp_path / "ws")
+    with pytest.raises(InvalidModelError, match=f"module `{name}`"):
+        ws.import_model(path, "tiny", trust=True)
+    assert ws.models() == [] and list((ws.root / "models").iterdir()) == []
+    sys.path.insert(0, str(folder))
+    try:
+        rec = ws.import_model(path, "tiny", trust=True, input_shape=(1, 8, 8))
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop(name, None)
+    [warning] = rec.info["warnings"]
+    assert f"`{name}`" in warning and "--arch file.py:factory" in warning
+    # later, without the module: the error names it at first use too
+    with pytest.raises(InvalidModelError, match=f"module `{name}` which is not importable"):
+        ws.load_model("tiny")
+
+
+def test_a_zoo_model_pickle_needs_no_warning(tmp_path, cnn) -> None:
+    from visualizer.models.loading import check_pickle_imports
+
+    torch.save(cnn, tmp_path / "cnn_full.pt")
+    assert check_pickle_imports(tmp_path / "cnn_full.pt") == {}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_import_warns_that_hooks_do_not_run(tmp_path, cnn, digits_batch) -> None:
+    from visualizer.workspace.workspace import Workspace
+
+    path = tmp_path / "cnn.ts.pt"
+    torch.jit.save(torch.jit.script(cnn), str(path))
+    ws = Workspace.create(tmp_path / "ws")
+    rec = ws.import_model(path, "ts", trust=True)
+    [warning] = rec.info["warnings"]
+    assert "TorchScript" in warning and "extract" in warning and "hook" in warning
+    torch.save(cnn.state_dict(), tmp_path / "w.pt")
+    assert "warnings" not in ws.import_model(tmp_path / "w.pt", "w", arch="cnn").info

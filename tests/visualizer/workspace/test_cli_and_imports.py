@@ -181,4 +181,216 @@ def test_unknown_names_are_explained(demo_ws):
     result = cli("extract", demo_ws.root, "--model", "vgg", "--dataset", "digits")
     assert result.returncode == 2 and "mlp" in result.stderr
     result = cli("info", demo_ws.root / "nope")
-    assert result.returncode == 2 and "not a DeepScope workspace" in result.stderr
+    assert result.returncode == 2
+    assert (f"no workspace at {demo_ws.root / 'nope'}: the folder does not exist; create "
+            f"one with `python main.py new {demo_ws.root / 'nope'}`") in result.stderr
+
+
+def run_main(capsys, *args) -> tuple[int, str, str]:
+    """``main.py ARGS`` in this process (the checks need no subprocess): rc, out, err."""
+    import main
+
+    capsys.readouterr()
+    rc = main.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def catalog_state(ws) -> tuple[list, list, list]:
+    ws = Workspace.open(ws.root)
+    return ([(r.id, r.status) for r in ws.runs()], [m.name for m in ws.models()],
+            sorted(p.name for p in (ws.root / "runs").iterdir()))
+
+
+def bad_argument_cases(ws, tmp_path):
+    """``(argv, texts the error must contain)``: each cannot start."""
+    root = ws.root
+    act = ws.runs(kind="activations")[0].id
+    em = ("--model", "cnn", "--dataset", "digits")
+    return [
+        (("extract", root, *em, "--limit", "-5"), ["--limit must be at least 1 (got -5)"]),
+        (("extract", root, *em, "--limit", "0"), ["--limit must be at least 1 (got 0)"]),
+        (("extract", root, *em, "--batch-size", "0"), ["--batch-size must be at least 1"]),
+        (("extract", root, *em, "--budget-mb", "0"), ["--budget-mb must be at least 1"]),
+        (("extract", root, *em, "--seed", "-1"), ["--seed must be at least 0"]),
+        (("extract", root, "--model", "vgg", "--dataset", "digits"),
+         ["--model 'vgg'", "mlp, cnn, resnet"]),
+        (("extract", root, "--model", "cnn", "--dataset", "mnist"), ["--dataset 'mnist'",
+                                                                     "digits"]),
+        (("extract", root, *em, "--layers", "fc1,fc9"), ["--layers", "'fc9'", "conv1"]),
+        (("extract", root, *em, "--device", "tpu"), ["--device tpu", "auto, cpu"]),
+        (("extract", root, "--model", "cnn", "--dataset", "tiny", "--split", "train"),
+         ["--split train", "test (12)"]),
+        (("attribute", root, *em, "--limit", "-5"), ["--limit must be at least 1 (got -5)"]),
+        (("attribute", root, *em, "--batch-size", "0"), ["--batch-size must be at least 1"]),
+        (("attribute", root, *em, "--n-steps", "0"), ["--n-steps must be at least 1 (got 0)"]),
+        (("attribute", root, *em, "--n-steps", "1"), ["--n-steps", "at least 2 (got 1)"]),
+        (("attribute", root, *em, "--param", "n_steps=0"), ["--param n_steps", "at least 2"]),
+        (("attribute", root, *em, "--param", "window=3"), ["--param window",
+                                                           "n_steps, method"]),
+        (("attribute", root, *em, "--param", "n_steps=many"), ["--param n_steps",
+                                                               "'many'"]),
+        (("attribute", root, *em, "--smooth", "smoothgrad", "--nt-samples", "0"),
+         ["--nt-samples must be at least 1"]),
+        (("attribute", root, *em, "--method", "gradcam"), ["--method gradcam",
+                                                           "attribution.layer_gradcam"]),
+        (("attribute", root, *em, "--method", "layer_gradcam", "--layer", "conv9"),
+         ["--layer", "'conv9'", "conv2"]),
+        (("attribute", root, *em, "--method", "saliency", "--layer", "conv1"),
+         ["--layer applies to layer methods"]),
+        (("attribute", root, *em, "--target", "12"), ["--target 12", "0..9"]),
+        (("attribute", root, *em, "--target", "best"), ["--target best", "pred, label"]),
+        (("attribute", root, *em, "--samples", "3,4000"), ["--samples", "4000", "0..359"]),
+        (("attribute", root, *em, "--samples", "3,4", "--limit", "2"),
+         ["--limit and --samples"]),
+        (("attribute", root, "--model", "resnet50", "--dataset", "digits"),
+         ["--model 'resnet50'"]),
+        (("project", root, "--run", "act-nope", "--layer", "fc1", "--method", "pca"),
+         ["--run act-nope", act]),
+        (("project", root, "--run", act, "--layer", "fc9", "--method", "pca"),
+         ["--layer 'fc9'"]),
+        (("project", root, "--run", act, "--layer", "fc1", "--method", "isomap"),
+         ["--method isomap", "projection.umap"]),
+        (("project", root, "--run", act, "--layer", "fc1", "--n-neighbors", "1"),
+         ["--n-neighbors must be at least 2 (got 1)"]),
+        (("project", root, "--run", act, "--layer", "fc1", "--method", "tsne",
+          "--perplexity", "0"), ["--perplexity must be above 0"]),
+        (("info", tmp_path / "missing"), [f"no workspace at {tmp_path / 'missing'}: the "
+                                          "folder does not exist", "main.py new"]),
+        (("info", tmp_path / "a-file.txt"), ["it is a file, not a folder", "main.py new"]),
+        (("info", tmp_path), ["no workspace at", "main.py new"]),
+        (("extract", tmp_path / "missing", *em), ["folder does not exist"]),
+        (("new", tmp_path / "a-file.txt"), ["is a file"]),
+        (("demo", tmp_path / "a-file.txt"), ["is a file"]),
+        (("demo", tmp_path / "new-demo", "--device", "tpu"), ["--device tpu"]),
+        (("import-model", root, tmp_path / "missing.pt", "--name", "x"),
+         ["missing.pt: no such file"]),
+        (("import-model", root, tmp_path / "w.pt", "--name", "cnn"),
+         ["--name 'cnn'", "already"]),
+        (("import-model", root, tmp_path / "w.pt", "--name", "my model"), ["--name"]),
+        (("import-model", root, tmp_path / "w.pt", "--name", "x", "--arch", "cnn",
+          "--input-shape", "1,eight,8"), ["--input-shape '1,eight,8'"]),
+        (("import-data", root, tmp_path / "tiny.npz", "--name", "digits"),
+         ["--name 'digits'", "already"]),
+        (("render", root, "--view", "overview", "--run", "act-nope", "--out",
+          tmp_path / "o.png"), ["--run act-nope"]),
+        (("render", root, "--view", "overview", "--out", tmp_path / "o.gif"), ["--out"]),
+        (("render", tmp_path / "missing", "--view", "overview", "--out", tmp_path / "o.png"),
+         ["folder does not exist"]),
+        (("plugins", "--check", "no-such-plugin"), ["no-such-plugin"]),
+    ]
+
+
+def test_bad_arguments_exit_2_name_the_argument_and_make_no_run(demo_ws, tmp_path, capsys):
+    (tmp_path / "a-file.txt").write_text("not a workspace")
+    torch.save(demo_ws.load_model("cnn").state_dict(), tmp_path / "w.pt")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "tiny.npz", x=rng.random((12, 1, 8, 8), dtype=np.float32),
+             y=np.arange(12) % 10)
+    demo_ws.import_dataset(tmp_path / "tiny.npz", "tiny")  # a test split only
+    before = catalog_state(demo_ws)
+    for argv, texts in bad_argument_cases(demo_ws, tmp_path):
+        rc, out, err = run_main(capsys, *argv)
+        assert rc == 2, (argv, out, err)
+        assert out == "" and "Traceback" not in err, (argv, err)
+        for text in texts:
+            assert text in err, (argv, text, err)
+        assert catalog_state(demo_ws) == before, argv
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "new-demo").exists()
+
+
+def test_the_api_checks_a_limit_before_any_run(demo_ws):
+    before = catalog_state(demo_ws)
+    for limit in (0, -5):
+        with pytest.raises(DeepScopeError, match=f"limit must be at least 1 \\(got {limit}\\)"):
+            demo_ws.extract("cnn", "digits", limit=limit)
+        with pytest.raises(DeepScopeError, match="limit must be at least 1"):
+            demo_ws.attribute("cnn", "digits", method="saliency", limit=limit)
+    with pytest.raises(DeepScopeError, match="layer 'conv9' is not a layer of model 'cnn'"):
+        demo_ws.attribute("cnn", "digits", method="layer_gradcam", layer="conv9", limit=4)
+    with pytest.raises(DeepScopeError, match="n_steps of integrated_gradients must be at "
+                                             "least 2"):
+        demo_ws.attribute("cnn", "digits", n_steps=1, limit=4)
+    assert catalog_state(demo_ws) == before
+
+
+# the keys README.md documents for each command's --json object
+DOCUMENTED_KEYS = {
+    "new": {"workspace", "models", "datasets", "runs"},
+    "info": {"workspace", "models", "datasets", "runs"},
+    "demo": {"workspace", "models", "datasets", "runs", "new_runs"},
+    "import-model": {"id", "name", "format", "sha256", "architecture", "info", "warnings"},
+    "import-data": {"id", "name", "source", "sha256", "info", "warnings"},
+    "extract": {"id", "run"},
+    "attribute": {"id", "run", "sanity"},
+    "project": {"id", "run", "reused"},
+    "render": {"view", "out"},
+    "plugins": {"plugins"},
+}
+RUN_KEYS = {"id", "kind", "status", "model", "dataset", "params", "metrics", "path", "error",
+            "created_at", "finished_at"}
+
+
+def test_readme_documents_the_json_keys():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    rows = {line.split("|")[1]: line.split("|")[2] for line in readme.splitlines()
+            if line.startswith("| `")}
+    for command, keys in DOCUMENTED_KEYS.items():
+        row = next(v for k, v in rows.items() if f"`{command}`" in k)
+        assert all(f"`{key}`" in row or (command in ("info", "demo") and key in (
+            "workspace", "models", "datasets", "runs")) for key in keys), (command, row)
+    assert all(f"`{key}`" in readme for key in RUN_KEYS)
+
+
+def test_json_has_one_schema_per_command_and_no_text(demo_ws, tmp_path, capsys):
+    root = demo_ws.root
+    torch.save(demo_ws.load_model("cnn").state_dict(), tmp_path / "w.pt")
+    np.savez(tmp_path / "d.npz", x=np.zeros((6, 1, 8, 8), np.float32), y=np.arange(6))
+    act = demo_ws.runs(kind="activations")[0].id
+    calls = {
+        "new": ("new", tmp_path / "fresh"),
+        "info": ("info", root),
+        "demo": ("demo", root, "--device", "cpu"),
+        "import-model": ("import-model", root, tmp_path / "w.pt", "--name", "w", "--arch",
+                         "cnn"),
+        "import-data": ("import-data", root, tmp_path / "d.npz", "--name", "d"),
+        "extract": ("extract", root, "--model", "mlp", "--dataset", "digits", "--limit", "20",
+                    "--device", "cpu"),
+        "attribute": ("attribute", root, "--model", "cnn", "--dataset", "digits", "--method",
+                      "saliency", "--limit", "4", "--no-metrics", "--sanity", "--device",
+                      "cpu"),
+        "project": ("project", root, "--run", act, "--layer", "fc1", "--method", "pca"),
+        "plugins": ("plugins",),
+    }
+    for command, argv in calls.items():
+        rc, out, err = run_main(capsys, *argv, "--json")
+        assert rc == 0, (command, err)
+        result = json.loads(out)
+        assert "text" not in result, command
+        assert DOCUMENTED_KEYS[command] <= set(result), (command, sorted(result))
+        for run in [result.get("run"), result.get("sanity"), *result.get("runs", [])]:
+            if run is not None:
+                assert RUN_KEYS <= set(run), (command, sorted(run))
+                assert "text" not in run
+        # the text output is made from the same object, and is not JSON
+        if command not in ("new", "demo", "import-model", "import-data"):
+            rc, text, _ = run_main(capsys, *argv)
+            assert rc == 0 and text.strip() and not text.lstrip().startswith("{"), command
+    assert json.loads(run_main(capsys, "project", root, "--run", act, "--layer", "fc1",
+                               "--method", "pca", "--json")[1])["reused"] is True
+
+
+def test_cli_shows_import_warnings(demo_ws, tmp_path, capsys):
+    path = tmp_path / "scripted.pt"
+    torch.jit.script(demo_ws.load_model("cnn")).save(str(path))
+    rc, out, err = run_main(capsys, "import-model", demo_ws.root, path, "--name", "ts",
+                            "--trust", "--json")
+    assert rc == 0, err
+    [warning] = json.loads(out)["warnings"]
+    assert "hook-based views (extract" in warning
+    rc, out, err = run_main(capsys, "import-model", demo_ws.root, path, "--name", "ts2",
+                            "--trust")
+    assert rc == 0 and out.startswith("ts2\n")
+    assert "warning: TorchScript model: hook-based views" in err

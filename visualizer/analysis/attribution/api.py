@@ -31,17 +31,54 @@ def build_request(ws, model: str, dataset: str, method: str, **options: Any):
                                      f"{', '.join(p.name for p in spec.params) or 'none'}.")
         params[key] = value
     params = {k: _coerce(spec.param(k), v) for k, v in params.items()}
-    return AttributeRequest(workspace=str(ws.root), model=model, dataset=dataset,
-                            method=method, params=tuple(sorted(params.items())), **fields)
+    check_params(spec, params)
+    request = AttributeRequest(workspace=str(ws.root), model=model, dataset=dataset,
+                               method=method, params=tuple(sorted(params.items())), **fields)
+    from visualizer.analysis.attribution.job import check_request
+
+    check_request(request)  # limit, batch size ...: said now, not when the job starts
+    return request
+
+
+class ParamError(DeepScopeError):
+    """A method parameter the method does not take, or a value outside its range."""
+
+    def __init__(self, param: str, message: str, *, fix: str | None = None):
+        self.param = param
+        super().__init__(message, fix=fix)
+
+
+def check_params(spec, params: dict[str, Any]) -> None:
+    """Every parameter is declared by the method and within its range or choices."""
+    for name, value in params.items():
+        p = spec.param(name)
+        if p is None:
+            raise ParamError(name, f"{spec.id} has no parameter {name!r}.",
+                             fix="its parameters: "
+                                 f"{', '.join(q.name for q in spec.params) or 'none'}.")
+        if p.choices and value not in p.choices:
+            raise ParamError(name, f"{name} of {spec.id} must be one of "
+                                   f"{', '.join(p.choices)} (got {value!r}).")
+        if p.kind in ("int", "float") and not isinstance(value, bool):
+            if p.minimum is not None and value < p.minimum:
+                raise ParamError(name, f"{name} of {spec.id} must be at least "
+                                       f"{p.minimum:g} (got {value}).")
+            if p.maximum is not None and value > p.maximum:
+                raise ParamError(name, f"{name} of {spec.id} must be at most "
+                                       f"{p.maximum:g} (got {value}).")
 
 
 def _coerce(param, value):
     if param is None:
         return value
-    if param.kind == "int":
-        return int(value)
-    if param.kind == "float":
-        return float(value)
+    try:
+        if param.kind == "int":
+            return int(value)
+        if param.kind == "float":
+            return float(value)
+    except (TypeError, ValueError):
+        raise ParamError(param.name, f"{param.name} must be a{'n integer' if param.kind == 'int' else ' number'} "
+                                     f"(got {value!r}).") from None
     if param.kind == "bool" and isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return value

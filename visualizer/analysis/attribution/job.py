@@ -77,6 +77,7 @@ class Prepared:
     input_range: tuple[float, float]
     n_classes: int
     layer_infos: list[Any]
+    sampling: dict[str, Any]  # limit, sample_seed, sampling: how ``index`` was chosen
 
 
 @contextlib.contextmanager
@@ -87,6 +88,7 @@ def prepared(request: AttributeRequest, ctx: JobContext) -> Iterator[Prepared]:
     from visualizer.workspace import model_pool
     from visualizer.workspace.workspace import Workspace
 
+    check_request(request)
     ctx.status("loading model and data")
     manager = get_manager()
     contribution = manager.get("attribution_methods", request.method)
@@ -113,9 +115,13 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
         if len(index) and (index.min() < 0 or index.max() >= len(x_all)):
             raise NotFoundError(f"sample ids outside the {request.split} split "
                                 f"(0..{len(x_all) - 1}).", fix="pick samples of this split.")
+        sample = None
     else:
-        index = np.arange(len(x_all) if request.limit is None
-                          else min(request.limit, len(x_all)), dtype=np.int64)
+        from visualizer.data.sampling import sample_split
+
+        # a seeded sample that keeps the split's class proportions, never the first N
+        sample = sample_split(y_all, request.limit, request.seed)
+        index = sample.index
     if len(index) == 0:
         raise NotFoundError(f"no samples to explain in split {request.split!r}.",
                             fix="choose another split, or a larger --limit.")
@@ -132,6 +138,8 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
     if spec.layer:
         layer = layer or default_layer(layer_infos)
         check_layer(spec, layer, layer_infos, x, request.model)
+    if request.target is not None:
+        check_target(request.target, len(samples.class_names))
     train_x = None
     if request.baseline in ("mean", "blur"):
         try:
@@ -140,8 +148,11 @@ def _prepare(request, ws, manager, contribution, spec, model, device) -> Prepare
             train_x = x_all
     input_range = samples.input_range
     maker = BaselineMaker(request.baseline, train_x, input_range, seed=request.seed)
+    sampling = sample.params() if sample is not None else {
+        "limit": request.limit, "sample_seed": None, "sampling": "given"}
     return Prepared(ws, manager, contribution, spec, model, device, x, y, index, params,
-                    layer, maker, input_range, len(samples.class_names), layer_infos)
+                    layer, maker, input_range, len(samples.class_names), layer_infos,
+                    sampling)
 
 
 FEATURE_METHODS_HINT = ("on a model of feature vectors use a feature method such as "
@@ -157,8 +168,13 @@ def check_layer(spec, layer: str | None, layer_infos, x: np.ndarray, model: str)
             "output to choose by default.",
             fix=f"pass --layer NAME (a convolutional layer); {FEATURE_METHODS_HINT}.")
     info = next((i for i in layer_infos if i.name == layer), None)
-    if info is None or not (spec.layer_output or spec.captum == "GuidedGradCam"):
-        return  # an unknown name is reported by the method with the list of layers
+    if info is None:  # before any run exists, so a typo leaves no failed run behind
+        names = [i.name for i in layer_infos if i.output_shape is not None]
+        raise NotFoundError(
+            f"layer {layer!r} is not a layer of model {model!r}.",
+            fix=f"choose from: {', '.join(names[:40])}" + (" ..." if len(names) > 40 else "."))
+    if not (spec.layer_output or spec.captum == "GuidedGradCam"):
+        return
     shape = info.output_shape
     if x.ndim != 4 or shape is None or len(shape) != 3:
         got = "×".join(map(str, shape)) if shape else "not a single tensor"
@@ -167,6 +183,26 @@ def check_layer(spec, layer: str | None, layer_infos, x: np.ndarray, model: str)
             "input by upsampling, which needs image inputs and a layer with a channels × "
             "height × width output.",
             fix=f"choose a convolutional layer; {FEATURE_METHODS_HINT}.")
+
+
+def check_target(target, n_classes: int) -> None:
+    """``pred``, ``label`` or a class index below ``n_classes``, said before any work."""
+    from visualizer.analysis.attribution.targets import parse_target
+
+    parsed = parse_target(target)
+    if isinstance(parsed, int) and not 0 <= parsed < n_classes:
+        raise DeepScopeError(f"target class {parsed} is out of range: the dataset has "
+                             f"{n_classes} classes.",
+                             fix=f"use pred, label or a class index in 0..{n_classes - 1}.")
+
+
+def check_request(request: AttributeRequest) -> None:
+    """Numbers that must be positive, checked before the model is loaded."""
+    from visualizer.analysis.activations import check_request_numbers
+
+    check_request_numbers(limit=request.limit, batch_size=request.batch_size,
+                          nt_samples=request.nt_samples if request.smooth else None,
+                          n_steps=dict(request.params).get("n_steps"))
 
 
 def attribute_job(request: AttributeRequest, ctx: JobContext) -> str:
@@ -207,7 +243,7 @@ def _attribute(p: Prepared, request: AttributeRequest, ctx: JobContext) -> str:
               "method_params": p.params, "smooth": request.smooth,
               "nt_samples": request.nt_samples if request.smooth else None,
               "nt_stdevs": request.nt_stdevs if request.smooth else None,
-              "n_steps": p.params.get("n_steps"), "limit": request.limit,
+              "n_steps": p.params.get("n_steps"), **p.sampling,
               "seed": request.seed, "device": p.device, "signed": bool(spec.signed),
               "batch_size": plan["batch_size"],
               "internal_batch_size": plan["internal_batch_size"],

@@ -57,21 +57,29 @@ def feature_maps(request: FeatureRequest, ctx: JobContext) -> FeatureMaps:
     ws = Workspace(request.workspace)
     run = ws.run(request.run_id)
     with run.arrays() as arrays:
-        row = request.sample
+        row: int | None = request.sample
         if "sample_index" in arrays:
+            # a run made with a limit holds a sample of the split, not its first rows
             hits = np.flatnonzero(np.asarray(arrays["sample_index"][()]) == request.sample)
-            if not hits.size:
-                from visualizer.errors import NotFoundError
-
-                raise NotFoundError(f"sample {request.sample} is not in run {run.id}.",
-                                    fix="pick a sample of the run's split.")
-            row = int(hits[0])
-        label = int(arrays["label"][row]) if "label" in arrays else None
-        pred = int(arrays["prediction"][row]) if "prediction" in arrays else None
+            row = int(hits[0]) if hits.size else None
+        label = int(arrays["label"][row]) if "label" in arrays and row is not None else None
+        pred = int(arrays["prediction"][row]) if "prediction" in arrays and row is not None \
+            else None
         index = request.sample
-        if request.layer in arrays.layers:
+        if request.layer in arrays.layers and row is not None:
             values = np.asarray(arrays[request.layer][row], dtype=np.float32)
             return FeatureMaps(request.layer, request.sample, values, "dump", label, pred)
+    if row is None:  # not in the dump, but a sample of the split: compute it
+        from visualizer.samples import samples_of_run
+
+        samples = samples_of_run(ws, run)
+        if not 0 <= index < len(samples.y):
+            from visualizer.errors import NotFoundError
+
+            raise NotFoundError(f"sample {index} is not in the {run.params.get('split')} "
+                                f"split of run {run.id} (0..{len(samples.y) - 1}).",
+                                fix="pick a sample of the run's split.")
+        label = int(samples.y[index])
     ctx.status(f"computing {request.layer} with hooks")
     values = hooked_activation(request.workspace, run, request.layer, index)
     return FeatureMaps(request.layer, request.sample, values, "hooks", label, pred)

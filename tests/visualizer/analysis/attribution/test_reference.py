@@ -129,12 +129,15 @@ def test_job_arrays_equal_captum_and_are_complete(demo_ws):
     """The stored IG maps equal captum's on the same batch; completeness holds."""
     run = demo_ws.attribute("cnn", "digits", "integrated_gradients", limit=12, n_steps=32,
                             device="cpu", metrics=False, batch_size=5)
+    from visualizer.data.sampling import stratified_sample
+
     model = demo_ws.load_model("cnn")
     x, y = demo_ws.load_dataset("digits").arrays("test")
-    x = torch.from_numpy(x[:12])
+    index = stratified_sample(y, 12, seed=0)  # a limit is a seeded stratified sample
+    x = torch.from_numpy(x[index])
     with run.arrays() as a:
         attributions, target, delta = a["attributions"][()], a["target"][()], a["delta"][()]
-        np.testing.assert_array_equal(a["sample_index"][()], np.arange(12))
+        np.testing.assert_array_equal(a["sample_index"][()], index)
         assert a["converged"][()].all()
     with torch.no_grad():
         logits = model(x)
@@ -160,7 +163,9 @@ def test_methods_at_the_input_read_predictions_from_their_own_pass(demo_ws, meth
     run = demo_ws.attribute("cnn", "digits", method_id, limit=40, device="cpu",
                             metrics=False, batch_size=16)
     model = demo_ws.load_model("cnn")
-    x = torch.from_numpy(demo_ws.load_dataset("digits").arrays("test")[0][:40])
+    with run.arrays() as a:
+        index = a["sample_index"][()]
+    x = torch.from_numpy(demo_ws.load_dataset("digits").arrays("test")[0][index])
     with torch.no_grad():
         probs = torch.softmax(model(x), dim=1)
     target = probs.argmax(1)
