@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = ("Run", "Kind", "Model", "Dataset", "What", "Samples", "Status", "Created", "Took")
-(RUN, KIND, MODEL, DATASET, WHAT, SAMPLES, STATUS, CREATED, TOOK) = range(len(COLUMNS))
+# what a run is first: a narrow dock still shows kind, method/layer, model and status
+COLUMNS = ("Run", "Kind", "What", "Model", "Status", "Samples", "Dataset", "Created", "Took")
+(RUN, KIND, WHAT, MODEL, STATUS, SAMPLES, DATASET, CREATED, TOOK) = range(len(COLUMNS))
 STATUS_COLOURS = {"complete": "#2e7d32", "failed": "#c62828", "running": "#1565c0",
                   "cancelled": "#8d6e63", "interrupted": "#ef6c00"}
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -259,7 +260,9 @@ class QtRunTable(QWidget):
         self.kind_combo.setToolTip("Show runs of one kind")
         self.status_combo = QComboBox()
         self.status_combo.setToolTip("Show runs in one status")
-        self.status_combo.addItems([ANY, *STATUS_COLOURS])
+        self.status_combo.addItem("all statuses", ANY)
+        for status in STATUS_COLOURS:
+            self.status_combo.addItem(status, status)
         self._fill_kinds()
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -278,8 +281,8 @@ class QtRunTable(QWidget):
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in ((RUN, 110), (KIND, 80), (MODEL, 70), (DATASET, 95), (WHAT, 130),
-                              (SAMPLES, 60), (STATUS, 75), (CREATED, 60)):
+        for column, width in ((RUN, 100), (KIND, 78), (WHAT, 125), (MODEL, 60), (STATUS, 72),
+                              (SAMPLES, 58), (DATASET, 90), (CREATED, 62)):
             self.view.setColumnWidth(column, width)
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
@@ -292,8 +295,8 @@ class QtRunTable(QWidget):
         lay.addLayout(bar)
         lay.addWidget(self.view, 1)
         self.filter_edit.textChanged.connect(self._on_filter_changed)
-        self.kind_combo.currentTextChanged.connect(self._on_filter_changed)
-        self.status_combo.currentTextChanged.connect(self._on_filter_changed)
+        self.kind_combo.currentIndexChanged.connect(self._on_filter_changed)
+        self.status_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.view.selectionModel().currentRowChanged.connect(self._on_view_current_changed)
         self.view.doubleClicked.connect(
             lambda index: self.run_activated.emit(index.data(RUN_ID_ROLE)))
@@ -330,17 +333,19 @@ class QtRunTable(QWidget):
 
     def _fill_kinds(self) -> None:
         self._kinds = set(self.model.kinds())
-        current = self.kind_combo.currentText() or ANY
+        current = self.kind_combo.currentData() or ANY
         self.kind_combo.blockSignals(True)
         self.kind_combo.clear()
-        self.kind_combo.addItems([ANY, *sorted(self._kinds)])
-        self.kind_combo.setCurrentText(current if current in self._kinds else ANY)
+        self.kind_combo.addItem("all kinds", ANY)
+        for kind in sorted(self._kinds):
+            self.kind_combo.addItem(kind, kind)
+        self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(current)))
         self.kind_combo.blockSignals(False)
 
     def _on_filter_changed(self, *_):
         current = self.current_run()
-        self.model.set_filter(self.filter_edit.text(), self.kind_combo.currentText() or ANY,
-                              self.status_combo.currentText() or ANY)
+        self.model.set_filter(self.filter_edit.text(), self.kind_combo.currentData() or ANY,
+                              self.status_combo.currentData() or ANY)
         if current:
             self.select(current)
 

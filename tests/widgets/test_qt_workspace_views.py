@@ -29,8 +29,8 @@ def test_browser_lists_workspace_and_links_selection(qtbot, session, workspace):
     assert "97.5%" in model.text(2) and model.text(1) == "safetensors"
     assert "1,797 samples" in browser.groups["datasets"].child(0).text(2)
     cells = _run_cells(browser)
-    assert cells[:4] == [run_id, "activations", "cnn", "digits (test)"]
-    assert cells[4] == "2 layers" and cells[5] == "12" and cells[6] == "complete"
+    assert cells[:7] == [run_id, "activations", "2 layers", "cnn", "complete", "12",
+                         "digits (test)"]
     assert browser.runs_label.text() == "Runs (1)"
 
     # view -> model
@@ -69,12 +69,12 @@ def test_browser_follows_catalog_changes_row_by_row(qtbot, session, workspace):
     assert change.datasets == {"extra"} and set(change.runs) == {"attr-new"}
     assert _texts(browser.groups["datasets"]) == ["digits", "extra"]
     # newest first; the new run says what it is
-    assert _run_cells(browser, 0)[:7] == ["attr-new", "attribution", "cnn", "digits (test)",
-                                         "saliency", "16", "running"]
+    assert _run_cells(browser, 0)[:7] == ["attr-new", "attribution", "saliency", "cnn",
+                                         "running", "16", "digits (test)"]
     ws.catalog.update_run("attr-new", status="complete", metrics={"n_samples": 16},
                           finished_at=rec.created_at + 2.5)
     session.check_catalog()
-    assert _run_cells(browser, 0)[6:] == ["complete", _run_cells(browser, 0)[7], "2.5 s"]
+    assert _run_cells(browser, 0)[4] == "complete" and _run_cells(browser, 0)[8] == "2.5 s"
     # sort and filter
     browser.runs.view.sortByColumn(1, Qt.SortOrder.AscendingOrder)  # kind
     assert [_run_cells(browser, r)[1] for r in range(2)] == ["activations", "attribution"]
@@ -84,7 +84,11 @@ def test_browser_follows_catalog_changes_row_by_row(qtbot, session, workspace):
     browser.runs.filter_edit.setText("")
     browser.runs.status_combo.setCurrentText("running")
     assert browser.runs.model.rowCount() == 0
-    browser.runs.status_combo.setCurrentText("any")
+    browser.runs.status_combo.setCurrentText("all statuses")
+    browser.runs.kind_combo.setCurrentText("activations")
+    assert [_run_cells(browser, r)[1] for r in range(browser.runs.model.rowCount())] == \
+        ["activations"]
+    browser.runs.kind_combo.setCurrentText("all kinds")
     ws.catalog.delete_run("attr-new")
     session.check_catalog()
     assert browser.runs.model.rowCount() == 1 and _run_cells(browser)[0] == run_id
@@ -104,7 +108,7 @@ def test_untrusted_names_are_plain_text(qtbot, session, tmp_path):
     model_label = overview.facts["Model"]
     assert model_label.text() == evil
     assert model_label.textFormat() == Qt.TextFormat.PlainText
-    assert _run_cells(browser)[2] == evil  # a model view: plain text, never rich
+    assert _run_cells(browser)[3] == evil  # a model view: plain text, never rich
     session.notify("error", evil, evil)
     from widgets.qt_log_panel import QtNotificationList
 
