@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Exit status 3 means "no display": DeepScope has already said so in one line.
+# Exit status 3 means "no display", 4 "Qt's system libraries are missing": DeepScope has
+# already said so in one line (for 4: which Debian packages to install).
 run: setup
-	@$(PY) main.py $(DEMO) || { rc=$$?; [ $$rc -eq 3 ] || exit $$rc; }
+	@$(PY) main.py $(DEMO) || { rc=$$?; [ $$rc -eq 3 ] || [ $$rc -eq 4 ] || exit $$rc; }
 
 demo: setup
 	$(PY) main.py demo $(DEMO)

@@ -1,7 +1,10 @@
-"""Start the GUI: display check, QApplication, exception hooks, main window, workspace.
+"""Start the GUI: display check, Qt's system libraries, QApplication, exception hooks,
+main window, workspace.
 
 Nothing heavy is imported at module level (no Qt either, so the display check can
 answer without loading it); torch, h5py and friends load inside jobs and on first use.
+Warnings raised by libraries go to the log panel (``visualizer.library_warnings``); the
+worker processes are stopped and their queues closed when the app quits.
 """
 
 from __future__ import annotations
@@ -20,15 +23,31 @@ NO_DISPLAY = ("DeepScope needs a display to open its window; on a headless machi
 log = logging.getLogger("deepscope.gui")
 
 
-# A distinct exit status, so `make run` can tell "no display" (already explained in one
-# line) from a failure.
+# Distinct exit statuses, so `make run` can tell "no display" and "Qt's system libraries
+# are missing" (each already explained in one line) from a failure.
 EXIT_NO_DISPLAY = 3
+EXIT_MISSING_LIBRARIES = 4
 
 
 def has_display() -> bool:
     if not sys.platform.startswith("linux"):
         return True
     return any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def missing_qt_libraries() -> str | None:
+    """One line naming the Debian packages to install when Qt's xcb platform plugin
+    would fail to load (Qt itself would abort the process); None when all is there."""
+    from widgets.platform_libs import (
+        missing_libraries_message,
+        missing_xcb_packages,
+        platform_is_xcb,
+    )
+
+    if not platform_is_xcb():
+        return None
+    packages = missing_xcb_packages()
+    return missing_libraries_message(packages) if packages else None
 
 
 def install_exception_hooks(session):
@@ -123,9 +142,31 @@ def run_gui(workspace: str | None, demo_default: str) -> int:
         print(NO_DISPLAY, file=sys.stderr)
         return EXIT_NO_DISPLAY
     started = time.perf_counter()
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    missing = missing_qt_libraries()
+    if missing is not None:
+        print(missing, file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
+    try:
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
+    except ImportError as exc:  # a library Qt itself needs (libEGL, libfontconfig, ...)
+        from widgets.platform_libs import (
+            debian_package,
+            missing_libraries_message,
+            missing_library_in,
+        )
 
+        soname = missing_library_in(exc)
+        if soname is None:
+            raise
+        print(missing_libraries_message([debian_package(soname)], what="Qt's libraries"),
+              file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
+
+    from visualizer.library_warnings import route_library_warnings
+
+    restore_warnings = route_library_warnings()  # to the log panel, once it is there
+    from visualizer.jobs.process_runner import shutdown_all
     from visualizer.session import Session
     from widgets.qt_main_window import QtMainWindow
 
@@ -155,4 +196,6 @@ def run_gui(workspace: str | None, demo_default: str) -> int:
     try:
         return app.exec()
     finally:
+        shutdown_all()  # worker processes and their queues: nothing leaks at exit
+        restore_warnings()
         restore_hooks()

@@ -8,7 +8,9 @@ submission order, so a projection starts in a warm process. It keeps the process
 runner's guarantees: progress and partial results stream back, Cancel asks the job
 to stop and terminates the worker if it does not within ``grace`` seconds, and a crash
 fails only the job that caused it. A killed worker is replaced at once and warmed
-again in the background.
+again in the background. ``shutdown`` (called at the latest at interpreter exit, see
+``process_runner.shutdown_all``) lets an idle worker exit on its own and closes the
+queues, so nothing is left for multiprocessing's resource tracker to warn about.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from typing import Any
 from visualizer.jobs.contract import Job, JobFunction, JobState
 from visualizer.jobs.isolation import stop_process
 from visualizer.jobs.process_runner import (
+    EXIT_GRACE,
     _ChildContext,
     background_process_setup,
     finish,
     pump_messages,
+    register_runner,
     run_in_child,
 )
 
 
 def _worker_main(tasks, messages, cancel_event) -> None:
-    background_process_setup()
+    background_process_setup(messages)
     ctx = _ChildContext(messages, cancel_event)
     while True:
         task = tasks.get()
@@ -67,6 +71,7 @@ class WarmWorkerRunner:
         self._thread = threading.Thread(target=self._dispatch, daemon=True,
                                         name="deepscope-warm-worker")
         self._thread.start()
+        register_runner(self)
 
     # -- public ------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,18 +97,37 @@ class WarmWorkerRunner:
             self._cond.notify()
         return job
 
-    def shutdown(self) -> None:
+    def shutdown(self, grace: float | None = None) -> None:
+        """Cancel waiting jobs and stop the worker (idempotent).
+
+        An idle worker exits on its own; a running job is asked to stop and its worker
+        is terminated after ``grace`` seconds (default: ``EXIT_GRACE`` or the runner's
+        grace if shorter: a job that stops cooperatively does so at once, and a
+        terminated worker still cleans up). Then the queues are closed.
+        """
         with self._cond:
             self._closed = True
-            for job, _, _ in self._pending:
-                job._set_state(JobState.CANCELLED)
+            pending = [job for job, _, _ in self._pending]
             self._pending.clear()
             self._cond.notify()
             worker = self._worker
             self._worker = None
+        for job in pending:
+            job._set_state(JobState.CANCELLED)
         if worker is not None:
-            worker[1].put(None)
-            stop_process(worker[0], grace=self._grace)
+            proc, tasks, messages, cancel_event = worker
+            cancel_event.set()  # a running job stops at its next check
+            tasks.put(None)  # ... and then the worker loop ends
+            stop_process(proc, grace=min(self._grace, EXIT_GRACE) if grace is None
+                         else grace)
+            # Wait for the threads that hold these queues: one that drops the last
+            # reference while the interpreter exits can leave a semaphore behind.
+            tasks.close()
+            tasks.join_thread()  # its feeder: at most a task and the None are in flight
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout=5.0)  # its pump reads `messages` until then
+            if not self._thread.is_alive():
+                messages.close()
 
     @property
     def worker_pid(self) -> int | None:
@@ -158,6 +182,8 @@ class WarmWorkerRunner:
             ended = pump_messages(job, proc, messages, cancel_event, self._grace)
             with self._cond:
                 self._current = None
+                if self._closed and ended[0] == "crashed":
+                    ended = ("cancelled",)  # stopped by shutdown, not by a fault
                 if ended[0] == "crashed" and job.id in self._warm_up_jobs:
                     self._warm_ups = []  # a warm-up that kills its worker would loop forever
                 if not proc.is_alive() and self._worker is not None \

@@ -207,3 +207,93 @@ def test_cli_round_trip(demo_ws, cnn_run):
                           "--method", "pca", "--perplexity", "5"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "does not apply" in bad.stderr
+
+
+def test_tsne_streams_layouts_with_iteration_progress_and_matches_sklearn(demo_ws, cnn_run):
+    """openTSNE: intermediate layouts and iteration counts while it runs, and a layout as
+    trustworthy as scikit-learn's t-SNE on the same input (within 0.02)."""
+    from sklearn.manifold import TSNE, trustworthiness
+
+    from visualizer.analysis.projection.job import Partial, ProjectRequest, project_job
+    from visualizer.analysis.projection.methods import pca_reduce
+    from visualizer.jobs.contract import Job, JobRunContext
+
+    layer = _penultimate(cnn_run)
+    partials: list[Partial] = []
+    statuses: list[str] = []
+    totals: set = set()
+    job = Job(name="tsne")
+    job.partial_arrived.connect(partials.append)
+    job.status_changed.connect(statuses.append)
+    job.progressed.connect(lambda done, total: totals.add(total))
+    request = ProjectRequest(str(demo_ws.root), cnn_run.id, layer, "tsne",
+                             options=(("max_iter", 500),), partial_interval=0.0)
+    run = demo_ws.run(project_job(request, JobRunContext(job, min_interval=0.0)))
+    coords, _ = _coords(run)
+    x, _ = _activations(cnn_run, layer)
+
+    done = [p.done for p in partials if p.stage == "layout"]
+    # every 10 iterations (the layout after 9, 19, ... of them), then the final one
+    assert done == [*range(9, 500, 10), 500]
+    assert {p.total for p in partials} == {500} and totals == {500}
+    assert all(p.coords.shape == (len(x), 2) for p in partials)
+    np.testing.assert_array_equal(partials[-1].coords, coords)  # the last is the result
+    assert any(s.startswith("t-SNE: nearest neighbours and affinities") for s in statuses)
+    assert any(s.startswith("t-SNE: early exaggeration (500 iterations)") for s in statuses)
+    assert any(s.startswith("t-SNE: optimising layout (500 iterations)") for s in statuses)
+
+    ours = trustworthiness(x, coords, n_neighbors=10)
+    fit_input = pca_reduce(x, 50) if x.shape[1] > 50 else x
+    reference = TSNE(n_components=2, perplexity=30.0, max_iter=500, init="pca",
+                     learning_rate="auto", random_state=0).fit_transform(fit_input)
+    theirs = trustworthiness(x, reference, n_neighbors=10)
+    assert ours >= theirs - 0.02, (ours, theirs)
+    assert run.metrics["trustworthiness_k10"] == pytest.approx(ours, abs=1e-3)
+    assert run.params["method"] == "tsne" and run.params["options"]["max_iter"] == 500
+
+
+def test_cancel_stops_tsne_between_callbacks(demo_ws):
+    """Cancel takes effect at the next callback (every 10 iterations), cooperatively: the
+    grace period before the worker would be terminated is far longer than the wait."""
+    from tests.visualizer.analysis.projection.conftest import add_synthetic_run
+    from visualizer.analysis.projection.job import ProjectRequest, project_job
+    from visualizer.jobs import JobState, ProcessRunner
+
+    run_id = add_synthetic_run(demo_ws, n=1500)
+    request = ProjectRequest(str(demo_ws.root), run_id, "feat", "tsne",
+                             options=(("max_iter", 10000),), partial_interval=0.0)
+    progress: list[float] = []
+    job = ProcessRunner(grace=60.0).submit(project_job, request, name="tsne")
+    job.progressed.connect(lambda done, total: progress.append(done))
+    deadline = time.monotonic() + 120
+    while not progress and not job.state.finished and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert progress, (job.state, job.error)
+    started = time.monotonic()
+    job.cancel()
+    assert job.wait(10.0), "t-SNE did not stop at its next callback"
+    assert time.monotonic() - started < 10.0
+    assert job.state is JobState.CANCELLED
+    assert max(progress) < 10000
+    assert demo_ws.runs(kind="projection") == []
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan", "correlation",
+                                    "chebyshev"])
+def test_tsne_takes_every_offered_metric(metric):
+    """Every metric of the form works above openTSNE's exact-neighbour size (1,000),
+    without a minute of pynndescent compilation, and keeps the neighbourhoods."""
+    from sklearn.datasets import make_blobs
+    from sklearn.manifold import trustworthiness
+
+    from visualizer.analysis.projection.methods import METRICS, TSNEParams, fit_tsne
+    from visualizer.jobs import NullContext
+
+    assert metric in METRICS
+    x, _ = make_blobs(n_samples=1100, n_features=10, centers=4, random_state=0)
+    x = x.astype(np.float32)
+    started = time.monotonic()
+    coords = fit_tsne(x, TSNEParams(metric=metric, max_iter=250), ctx=NullContext())
+    assert time.monotonic() - started < 30
+    assert coords.shape == (1100, 2) and np.isfinite(coords).all()
+    assert trustworthiness(x, coords, n_neighbors=10, metric=metric) > 0.85
