@@ -91,7 +91,7 @@ def test_column_index_equals_a_scan_of_the_files(tmp_path):
 
     ws = Workspace.create(tmp_path / "ws")
     made = []
-    for i in range(3):
+    for _ in range(3):
         params = {"model": "cnn", "dataset": "digits", "split": "test"}
         with ws.new_run("attribution", model="cnn", dataset="digits", params=params,
                         provenance={}) as new:
