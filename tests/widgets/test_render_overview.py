@@ -29,7 +29,9 @@ def pixels(path) -> np.ndarray:
     assert not image.isNull()
     width, height = image.width(), image.height()
     data = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * height)
-    return data.reshape(height, image.bytesPerLine())[:, :3 * width].reshape(height, width, 3)
+    # a copy: the array must not outlive the QImage whose memory it views
+    return data.reshape(height, image.bytesPerLine())[:, :3 * width].reshape(
+        height, width, 3).copy()
 
 
 def near(rgb: np.ndarray, colour) -> int:

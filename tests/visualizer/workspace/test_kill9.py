@@ -33,7 +33,9 @@ def test_kill9_during_extraction(demo_ws, delay):
     assert before
     proc = subprocess.Popen(
         [sys.executable, "main.py", "extract", str(demo_ws.root), "--model", "resnet",
-         "--dataset", "digits", "--split", "all", "--batch-size", "4", "--device", "cpu",
+         # batch 1: a run of several seconds, so that the kills land early, mid-way and
+         # late (batch 4 finished within 4 s on an idle machine)
+         "--dataset", "digits", "--split", "all", "--batch-size", "1", "--device", "cpu",
          "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
