@@ -115,6 +115,8 @@ def describe_layers(model: nn.Module, example_input: Tensor) -> list[LayerInfo]:
         modules that never ran come last with ``output_shape=None``. The root module
         itself is not listed.
     """
+    from visualizer.models.fx_guard import running_modules
+
     named = [(n, m) for n, m in model.named_modules() if n]
     order: dict[str, int] = {}
     shapes: dict[str, tuple[int, ...] | None] = {}
@@ -143,7 +145,8 @@ def describe_layers(model: nn.Module, example_input: Tensor) -> list[LayerInfo]:
     try:
         for name, module in named:
             pre_handles.append(module.register_forward_pre_hook(_make_pre(name)))
-        with hooks(model, [n for n, _ in named], _record_output), torch.inference_mode():
+        with running_modules(), hooks(model, [n for n, _ in named], _record_output), \
+                torch.inference_mode():
             model(example_input)
     finally:
         for handle in pre_handles:
@@ -240,8 +243,11 @@ def layer_graph(model: nn.Module) -> LayerGraph:
         tracing fails, for example on data-dependent control flow, the module tree
         with ``traced=False`` and a note saying why.
     """
+    from visualizer.models.fx_guard import tracing
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        with tracing():  # fx patches Module.__call__ process-wide while it traces
+            gm = torch.fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - fx raises many types; any means "untraceable"
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         return _module_tree_graph(

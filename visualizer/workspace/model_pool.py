@@ -22,6 +22,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from visualizer.models.fx_guard import running_modules
+
 if TYPE_CHECKING:
     import torch
 
@@ -62,7 +64,8 @@ def borrow(ws: Workspace, name: str, device: str = "cpu") -> Iterator[torch.nn.M
     else:
         model, lent = entry
     try:
-        yield model
+        with running_modules():  # never while torch.fx traces (it patches Module.__call__)
+            yield model
     finally:
         model.eval()
         if fingerprint(model) == lent:

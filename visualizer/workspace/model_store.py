@@ -59,6 +59,7 @@ def add_zoo_model(ws: Workspace, name: str, architecture: str, *, dataset: str, 
     import torch
     from safetensors.torch import save_file
 
+    from visualizer.models.fx_guard import running_modules
     from visualizer.models.loading import sha256_file
     from visualizer.models.zoo import evaluate_accuracy, train_zoo_model
 
@@ -68,10 +69,11 @@ def add_zoo_model(ws: Workspace, name: str, architecture: str, *, dataset: str, 
     x_test, y_test = data.arrays("test")
     started = time.perf_counter()
     zoo_name = meta.get("id", architecture).split(".")[-1]
-    model = train_zoo_model(zoo_name, x_train, y_train, seed=seed, epochs=epochs,
-                            progress=progress)
-    seconds = time.perf_counter() - started
-    accuracy = evaluate_accuracy(model, x_test, y_test)
+    with running_modules():  # never while torch.fx traces (it patches Module.__call__)
+        model = train_zoo_model(zoo_name, x_train, y_train, seed=seed, epochs=epochs,
+                                progress=progress)
+        seconds = time.perf_counter() - started
+        accuracy = evaluate_accuracy(model, x_test, y_test)
     dest = ws.root / "models" / f"{name}.safetensors"
     with atomic_path(dest) as temp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(temp))

@@ -213,8 +213,11 @@ def _fx_shapes(model, example=None):
     """
     import torch
 
+    from visualizer.models.fx_guard import tracing
+
     try:
-        gm = torch.fx.symbolic_trace(model)
+        with tracing():  # fx patches Module.__call__ process-wide while it traces
+            gm = torch.fx.symbolic_trace(model)
     except Exception:  # noqa: BLE001 - layer_graph reports why
         return {}, {}
     scopes = {}
