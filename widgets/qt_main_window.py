@@ -14,9 +14,11 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -63,6 +65,17 @@ def _spec_for(title: str):
     return next((s for s in VIEWS.values() if s.title == title), None)
 
 
+def _scrollable(view: QWidget) -> QScrollArea:
+    """``view`` in a scroll area: a view whose controls need more width than the window
+    has scrolls instead of squeezing the workspace browser to a sliver (the tab widget
+    is as wide as its widest page)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(view)
+    return area
+
+
 def recent_workspaces() -> list[str]:
     value = app_settings().value(RECENT, [])
     if isinstance(value, str):  # QSettings returns a lone string for a one-item list
@@ -97,7 +110,7 @@ class QtMainWindow(QMainWindow):
             if view is None:
                 view = QtEmptyState(*texts)
                 self.pending_pages[title] = view
-            self.tabs.addTab(view, title)
+            self.tabs.addTab(_scrollable(view), title)
         self.setCentralWidget(self.tabs)
 
         self.browser = QtWorkspaceBrowser(session)
