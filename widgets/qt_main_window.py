@@ -128,7 +128,7 @@ class QtMainWindow(QMainWindow):
         self.tabifyDockWidget(self.jobs_dock, self.notifications_dock)
         self.tabifyDockWidget(self.notifications_dock, self.log_dock)
         self.jobs_dock.raise_()
-        self.resizeDocks([self.browser_dock], [560], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.browser_dock], [520], Qt.Orientation.Horizontal)
         self.resizeDocks([self.jobs_dock], [230], Qt.Orientation.Vertical)
 
         self.workspace_label = plain_label("")
@@ -314,7 +314,7 @@ class QtMainWindow(QMainWindow):
         if isinstance(state, QByteArray):
             self.restoreState(state)
         else:  # first start: give the browser room for its columns
-            QTimer.singleShot(0, lambda: self.resizeDocks([self.browser_dock], [600],
+            QTimer.singleShot(0, lambda: self.resizeDocks([self.browser_dock], [520],
                                                           Qt.Orientation.Horizontal))
 
     def save_settings(self) -> None:

@@ -14,11 +14,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QPushButton,
     QSlider,
+    QVBoxLayout,
     QWidget,
 )
 
 from widgets.attribution.qt_panels import DisplayOptions
-from widgets.qt_text import plain_label
+from widgets.qt_text import compact_combo, plain_label
 
 
 class QtDisplayBar(QWidget):
@@ -28,7 +29,7 @@ class QtDisplayBar(QWidget):
 
     def __init__(self, options: DisplayOptions, parent: QWidget | None = None):
         super().__init__(parent)
-        self.run_combo = QComboBox()
+        self.run_combo = compact_combo(QComboBox(), 14)
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(["auto", "signed", "absolute"])
         self.scale_combo = QComboBox()
@@ -45,16 +46,22 @@ class QtDisplayBar(QWidget):
         self.conf_spin.setSingleStep(0.05)
         self.only_selected = QCheckBox("only brushed")
         self.export_button = QPushButton("Export…")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        for label, w in (("Run", self.run_combo), ("Colour", self.mode_combo),
-                         ("Scale", self.scale_combo), ("Opacity", self.opacity),
-                         ("Class", self.class_combo), ("Show", self.correct_combo),
-                         ("Conf. ≥", self.conf_spin)):
-            row.addWidget(plain_label(label))
-            row.addWidget(w, 2 if w is self.run_combo else 0)
-        row.addWidget(self.only_selected)
-        row.addWidget(self.export_button)
+        # two rows: what is shown and how (run, colours, export), then which samples
+        rows = QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        for items, tail in (
+                ((("Run", self.run_combo), ("Colour", self.mode_combo),
+                  ("Scale", self.scale_combo), ("Opacity", self.opacity)), self.export_button),
+                ((("Class", self.class_combo), ("Show", self.correct_combo),
+                  ("Conf. ≥", self.conf_spin)), self.only_selected)):
+            row = QHBoxLayout()
+            for label, w in items:
+                row.addWidget(plain_label(label))
+                row.addWidget(w, 2 if w is self.run_combo else 0)
+            row.addWidget(tail)
+            row.addStretch(0 if tail is self.export_button else 1)
+            rows.addLayout(row)
 
         self.run_combo.currentIndexChanged.connect(lambda *_: self.run_changed.emit())
         for signal in (self.mode_combo.currentTextChanged, self.scale_combo.currentTextChanged,

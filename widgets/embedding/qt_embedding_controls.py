@@ -24,7 +24,7 @@ from widgets.embedding.qt_params_form import QtParamsForm
 from widgets.embedding.qt_scatter import QtScatterPlot
 from widgets.embedding.qt_side_panel import QtSidePanel
 from widgets.embedding.state import COLOUR_MODES, COLOUR_TITLES
-from widgets.qt_text import plain_label
+from widgets.qt_text import compact_combo, plain_label
 
 HINT = "Pick an activation run and a layer, then press Project (PCA shows at once; " \
        "UMAP layouts stream in)."
@@ -37,7 +37,7 @@ def build_controls(view) -> None:
     and its helpers connect the rest.
     """
     view.run_combo = QComboBox()
-    view.run_combo.setMinimumContentsLength(18)
+    compact_combo(view.run_combo, 14)
     view.run_combo.setToolTip("Activation run to project")
     view.layer_combo = QComboBox()
     view.layer_combo.setMinimumContentsLength(10)
@@ -57,12 +57,12 @@ def build_controls(view) -> None:
     view.params = QtParamsForm()
 
     view.shown_combo = QComboBox()
-    view.shown_combo.setMinimumContentsLength(28)
+    compact_combo(view.shown_combo, 14)
     view.shown_combo.setToolTip("Stored projections of this dataset")
     view.colour_combo = QComboBox()
-    view.colour_combo.setMinimumContentsLength(16)
+    compact_combo(view.colour_combo, 10)
     view.compare_combo = QComboBox()
-    view.compare_combo.setMinimumContentsLength(28)
+    compact_combo(view.compare_combo, 14)
     view.compare_combo.setToolTip("A second projection of the same samples (another "
                                   "layer or model), aligned to the first by Procrustes")
     view.mode_group = QButtonGroup(view)

@@ -86,7 +86,7 @@ class QtSidePanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.hover = QtHoverCard()
-        self.selection_title = plain_label("Selected: none — draw a lasso (L) or a box (B)")
+        self.selection_title = plain_label("Selected: none — draw a lasso (L) or a box (B)", wrap=True)
         self.export_button = QPushButton("Export ids…")
         self.export_button.setToolTip("Save the selected sample ids, labels and predictions "
                                       "as CSV")
