@@ -84,3 +84,14 @@ def make_workspace(root, model_name: str = "cnn", with_run: bool = True):
 @pytest.fixture
 def workspace(tmp_path):
     return make_workspace(tmp_path / "ws")
+
+
+@pytest.fixture
+def window(qtbot, session):
+    """The main window on ``session``; its job runner is shut down after the test."""
+    from widgets.qt_main_window import QtMainWindow
+
+    win = QtMainWindow(session)
+    qtbot.addWidget(win)
+    yield win
+    win.runner.shutdown(wait=True)

@@ -6,18 +6,8 @@ catalog's write listeners, a write in a child process through the SQLite WAL fil
 """
 
 import numpy as np
-import pytest
 
 from visualizer.workspace.workspace import Workspace
-from widgets.qt_main_window import QtMainWindow
-
-
-@pytest.fixture
-def window(qtbot, session):
-    win = QtMainWindow(session)
-    qtbot.addWidget(win)
-    yield win
-    win.runner.shutdown(wait=True)
 
 
 def _combo_texts(combo):

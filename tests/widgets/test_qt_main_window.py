@@ -8,14 +8,6 @@ from tests.widgets.conftest import make_workspace
 from widgets.qt_main_window import QtMainWindow, recent_workspaces
 
 
-@pytest.fixture
-def window(qtbot, session):
-    win = QtMainWindow(session)
-    qtbot.addWidget(win)
-    yield win
-    win.runner.shutdown(wait=True)
-
-
 def test_window_opens_workspace_and_shows_overview(qtbot, window, session, tmp_path):
     ws, run_id = make_workspace(tmp_path / "my-ws")
     assert window.windowTitle() == "DeepScope"

@@ -66,22 +66,21 @@ def check_new_workspace(path: str | Path) -> None:
 
 def check_model(ws, name: str, option: str = "--model"):
     """The catalog record of model ``name``, or an error that lists the models."""
-    for rec in ws.models():
-        if rec.name == name:
-            return rec
-    raise NotFoundError(f"{option} {name!r}: no such model in this workspace (models: "
-                        f"{choices_text([m.name for m in ws.models()])}).",
-                        fix="import one with `python main.py import-model`, or pick a "
-                            "listed name.")
+    return _named(ws.models(), name, option, "model", "import-model")
 
 
 def check_dataset(ws, name: str, option: str = "--dataset"):
-    for rec in ws.datasets():
+    """The catalog record of dataset ``name``, or an error that lists the datasets."""
+    return _named(ws.datasets(), name, option, "dataset", "import-data")
+
+
+def _named(records, name: str, option: str, what: str, command: str):
+    for rec in records:
         if rec.name == name:
             return rec
-    raise NotFoundError(f"{option} {name!r}: no such dataset in this workspace (datasets: "
-                        f"{choices_text([d.name for d in ws.datasets()])}).",
-                        fix="import one with `python main.py import-data`, or pick a "
+    raise NotFoundError(f"{option} {name!r}: no such {what} in this workspace ({what}s: "
+                        f"{choices_text([r.name for r in records])}).",
+                        fix=f"import one with `python main.py {command}`, or pick a "
                             "listed name.")
 
 
