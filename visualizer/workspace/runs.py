@@ -65,8 +65,10 @@ class Run:
         from visualizer.errors import WorkspaceError
 
         if self._rec.status != "complete" or self.path is None:
+            state = (f"is {self._rec.status}" if self._rec.status != "complete"
+                     else "has no run file")
             raise WorkspaceError(
-                f"run {self.id} is {self._rec.status}; only complete runs have arrays.",
+                f"run {self.id} {state}; only complete runs with a file have arrays.",
                 fix="re-run it, or pick a complete run (see `info`).",
             )
         return RunArrays(self.path)
