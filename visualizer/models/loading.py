@@ -452,7 +452,8 @@ def load_trusted_module(
             data = path.read_bytes()
             check_pickle_imports(path, data)
             try:
-                model = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+                buffer = io.BytesIO(data)
+                model = torch.load(buffer, map_location="cpu", weights_only=False)  # audited: trusted path
             except (ImportError, AttributeError) as exc:  # a global the scan cannot name
                 raise InvalidModelError(
                     f"loading the pickled model needs code that is not importable "
