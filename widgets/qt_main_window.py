@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -65,15 +65,20 @@ def _spec_for(title: str):
     return next((s for s in VIEWS.values() if s.title == title), None)
 
 
-def _scrollable(view: QWidget) -> QScrollArea:
-    """``view`` in a scroll area: a view whose controls need more width than the window
-    has scrolls instead of squeezing the workspace browser to a sliver (the tab widget
-    is as wide as its widest page)."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QFrame.Shape.NoFrame)
-    area.setWidget(view)
-    return area
+class _WideViewArea(QScrollArea):
+    """A view that scrolls sideways when its controls need more width than the window
+    has, instead of squeezing the workspace browser to a sliver (a tab widget is as
+    wide as its widest page). Heights are left to the layout, as without the area."""
+
+    def __init__(self, view: QWidget):
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(view)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(200, self.widget().minimumSizeHint().height())
 
 
 def recent_workspaces() -> list[str]:
@@ -110,7 +115,7 @@ class QtMainWindow(QMainWindow):
             if view is None:
                 view = QtEmptyState(*texts)
                 self.pending_pages[title] = view
-            self.tabs.addTab(_scrollable(view), title)
+            self.tabs.addTab(_WideViewArea(view), title)
         self.setCentralWidget(self.tabs)
 
         self.browser = QtWorkspaceBrowser(session)
