@@ -187,18 +187,18 @@ class RunTableModel(QAbstractTableModel):
             self._haystack.pop(run_id, None)
         for row in rows:
             old = self._rows.get(row.id)
-            if old is not None and self.row_of(row.id) >= 0 and self._accepts(row) and \
+            shown = old is not None and self.row_of(row.id) >= 0
+            self._haystack.pop(row.id, None)  # the filter reads the new row's text
+            if shown and self._accepts(row) and \
                     sort_key(old, self._column) == sort_key(row, self._column):
                 self._rows[row.id] = row
-                self._haystack.pop(row.id, None)
                 view_row = self.row_of(row.id)
                 self.dataChanged.emit(self.index(view_row, 0),
                                       self.index(view_row, len(COLUMNS) - 1))
                 continue
-            if old is not None:
+            if shown:
                 self._hide(row.id)
             self._rows[row.id] = row
-            self._haystack.pop(row.id, None)
             if self._accepts(row):
                 self._show(row)
 

@@ -100,6 +100,7 @@ class QtWorkspaceBrowser(QWidget):
         self.session = session
         self._updating = False
         self._load_token = 0
+        self._pending: dict[str, str] | None = None
         self._items: dict[tuple[str, str], QTreeWidgetItem] = {}
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -177,6 +178,7 @@ class QtWorkspaceBrowser(QWidget):
                                       "or File > Open workspace…")
             return
         token, catalog = self._load_token, ws.catalog
+        self._pending = {}  # run id -> op, for changes that arrive while the list loads
         if wait:
             self._on_rows_loaded(token, catalog.run_rows())
             return
@@ -198,6 +200,9 @@ class QtWorkspaceBrowser(QWidget):
         self._updating = True
         try:
             self.runs.set_rows(rows)
+            pending, self._pending = self._pending, None
+            if pending:  # changed after the thread read its snapshot: apply them again
+                self._apply_run_changes(pending)
             run_id = self.session.selection.run_id
             if run_id and (self.current_key() is None or self.current_key()[0] == "run"):
                 self.runs.select(run_id)
@@ -225,16 +230,23 @@ class QtWorkspaceBrowser(QWidget):
         if change.models or change.datasets:
             self._fill_tree(ws)
         if change.runs:
-            removed = [i for i, c in change.runs.items() if c.op == "removed"]
-            changed = [i for i, c in change.runs.items() if c.op != "removed"]
+            ops = {i: c.op for i, c in change.runs.items()}
+            if self._pending is not None:  # the list is loading: apply on arrival too
+                self._pending.update(ops)
             self._updating = True
             try:
-                self.runs.apply(ws.catalog.run_rows(changed), removed)
+                self._apply_run_changes(ops)
             finally:
                 self._updating = False
             key = self.current_key()
             if key is not None and key[0] == "run" and key[1] in change.runs:
                 self._show_details(key)  # its status, metrics or error changed
+
+    def _apply_run_changes(self, ops: dict[str, str]) -> None:
+        """Update the rows of the runs in ``ops`` (run id -> operation) from the catalog."""
+        removed = [i for i, op in ops.items() if op == "removed"]
+        changed = [i for i, op in ops.items() if op != "removed"]
+        self.runs.apply(self.session.workspace.catalog.run_rows(changed), removed)
 
     def _fill_tree(self, ws) -> None:
         current = self.current_key()

@@ -167,3 +167,56 @@ def test_overview_reads_statistics_in_a_job_and_drops_stale_results(qtbot, sessi
     overview._on_summarized(ws.run(run_id), [])
     assert overview.layers  # still the summary of the shown run
     runner.shutdown(wait=True)
+
+
+def test_browser_keeps_changes_that_arrive_while_the_list_loads(qtbot, session, workspace,
+                                                                  monkeypatch):
+    """The list is read in a thread; a run that finishes meanwhile must not come back
+    as 'running' from the older snapshot."""
+    import threading
+
+    from visualizer.workspace.catalog import RunRecord
+
+    ws, run_id = workspace
+    session.workspace = ws
+    ws.catalog.add_run(RunRecord("attr-late", "attribution", "running", "cnn", "digits",
+                                 {"method": "saliency"}, {}, {}, None, None, 1, "h",
+                                 created_at=1e9, finished_at=None))
+    session.check_catalog()
+    release, read = threading.Event(), ws.catalog.run_rows
+
+    def slow_snapshot(run_ids=None, **kw):
+        rows = read(run_ids, **kw)
+        if run_ids is None and not kw:  # the thread's full read: held back
+            release.wait(10)
+        return rows
+
+    monkeypatch.setattr(ws.catalog, "run_rows", slow_snapshot)
+    browser = QtWorkspaceBrowser(session)  # starts the read; it takes its snapshot
+    qtbot.addWidget(browser)
+    qtbot.wait(100)
+    ws.catalog.update_run("attr-late", status="complete")
+    session.check_catalog()  # delivered while the snapshot (still "running") is held
+    release.set()
+    qtbot.waitUntil(lambda: browser.runs.model.total == 2, timeout=5000)
+    assert browser.runs.model.run("attr-late").status == "complete"
+
+
+def test_text_filter_follows_a_changed_row(qtbot, session, workspace):
+    from visualizer.workspace.catalog import RunRecord
+
+    ws, _ = workspace
+    session.workspace = ws
+    browser = QtWorkspaceBrowser(session)
+    qtbot.addWidget(browser)
+    browser.refresh(wait=True)
+    session.check_catalog()
+    ws.catalog.add_run(RunRecord("attr-f", "attribution", "running", "cnn", "digits",
+                                 {"method": "saliency"}, {}, {}, None, None, 1, "h",
+                                 created_at=1e9, finished_at=None))
+    session.check_catalog()
+    browser.runs.filter_edit.setText("running")
+    assert browser.runs.model.rowCount() == 1
+    ws.catalog.update_run("attr-f", status="complete")
+    session.check_catalog()
+    assert browser.runs.model.rowCount() == 0  # no longer matches "running"
