@@ -7,9 +7,10 @@ model in a job while other jobs train or run models (the demo build trains the n
 model while the views show the first run), so the two must not overlap.
 
 A readers-writer lock: code that runs modules (``model_pool.borrow``, training, layer
-description) holds it shared, any number at once; tracing holds it alone. A waiting
-tracer goes first, so a stream of short jobs cannot starve it; it still waits for the
-jobs already running.
+description) holds it shared, any number at once; tracing holds it alone, once no
+module runs. Readers go first: a tracer waits for a moment when no job runs a model,
+and never holds up a job that wants to start (a trace takes milliseconds, the graph
+can wait; a stalled extraction or attribution could not).
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ import threading
 from collections.abc import Iterator
 
 _cond = threading.Condition()
-_running = 0  # modules in use
+_running = 0  # threads running modules now
 _tracing = False
-_tracers_waiting = 0
 _local = threading.local()  # how many shared holds this thread has (re-entrant)
 
 
@@ -30,9 +30,9 @@ def running_modules() -> Iterator[None]:
     """Held while this thread runs modules; shared with every other such thread."""
     global _running
     depth = getattr(_local, "depth", 0)
-    if depth == 0:  # a thread already inside does not wait behind a tracer (deadlock)
+    if depth == 0:
         with _cond:
-            _cond.wait_for(lambda: not _tracing and not _tracers_waiting)
+            _cond.wait_for(lambda: not _tracing)  # a trace lasts milliseconds
             _running += 1
     _local.depth = depth + 1
     try:
@@ -50,27 +50,26 @@ def tracing() -> Iterator[None]:
     """Held while ``torch.fx`` traces: no module runs anywhere in the process meanwhile.
 
     A thread that holds ``running_modules`` (a job tracing the model it borrowed) gives
-    its share up while it traces, and takes it back after, so two such jobs never wait
-    for each other.
+    its share up while it waits and traces, so two such jobs cannot deadlock.
     """
-    global _running, _tracing, _tracers_waiting
+    global _running, _tracing
     own = getattr(_local, "depth", 0) > 0
     with _cond:
         if own:
             _running -= 1
             _cond.notify_all()
-        _tracers_waiting += 1
         try:
             _cond.wait_for(lambda: not _tracing and _running == 0)
-        finally:
-            _tracers_waiting -= 1
+        except BaseException:
+            if own:
+                _running += 1
+            raise
         _tracing = True
     try:
         yield
     finally:
         with _cond:
             _tracing = False
-            _cond.notify_all()
-            if own:  # back to running this thread's modules, after any other tracer
-                _cond.wait_for(lambda: not _tracing)
+            if own:  # this thread runs its modules again; no other trace can start now
                 _running += 1
+            _cond.notify_all()

@@ -132,6 +132,5 @@ def test_a_child_terminated_inside_a_ctypes_callback_exits_cleanly(tmp_path):
                             timeout=180, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     exitcode, seconds = result.stdout.split()
-    assert exitcode == "143", (result.stdout, result.stderr)
-    assert float(seconds) < 3.0
+    assert exitcode == "143", (result.stdout, result.stderr)  # SIGTERM honoured, not -9
     assert result.stderr == ""

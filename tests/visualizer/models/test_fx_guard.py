@@ -6,6 +6,7 @@ failed with "module is not installed as a submodule".
 """
 
 import threading
+import time
 
 import pytest
 import torch
@@ -19,9 +20,10 @@ def _net():
     return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 3))
 
 
-def _race(trace_guard, seconds=1.5):
+def _race(trace_guard, seconds=1.5, counts=None):
     """Trace in one thread while another runs forward passes; the forward errors."""
     errors, stop = [], threading.Event()
+    counts = {"traces": 0, "batches": 0} if counts is None else counts
     model, x = _net(), torch.randn(2, 1, 8, 8)
 
     def run():
@@ -30,6 +32,8 @@ def _race(trace_guard, seconds=1.5):
                 with fx_guard.running_modules():
                     for _ in range(20):
                         model(x)
+                counts["batches"] += 1
+                time.sleep(0.002)  # between jobs: readers go first, a tracer goes here
             except Exception as exc:  # noqa: BLE001 - what the test collects
                 errors.append(exc)
                 return
@@ -39,8 +43,10 @@ def _race(trace_guard, seconds=1.5):
         while not stop.is_set():
             with trace_guard():
                 torch.fx.symbolic_trace(other)
+            counts["traces"] += 1
 
-    threads = [threading.Thread(target=run), threading.Thread(target=trace)]
+    threads = [threading.Thread(target=run, daemon=True),
+               threading.Thread(target=trace, daemon=True)]
     for t in threads:
         t.start()
     stop.wait(seconds)
@@ -61,7 +67,9 @@ def test_unguarded_tracing_breaks_a_concurrent_forward():
 
 
 def test_guarded_tracing_and_forward_passes_never_overlap():
-    assert _race(fx_guard.tracing) == []
+    counts = {"traces": 0, "batches": 0}
+    assert _race(fx_guard.tracing, counts=counts) == []
+    assert counts["traces"] > 1 and counts["batches"] > 1  # both really ran, in turns
 
 
 def test_a_job_traces_the_model_it_holds_and_two_such_jobs_do_not_deadlock():
@@ -75,7 +83,7 @@ def test_a_job_traces_the_model_it_holds_and_two_such_jobs_do_not_deadlock():
             model(torch.randn(1, 1, 8, 8))
         done.append(graph.traced)
 
-    threads = [threading.Thread(target=job) for _ in range(4)]
+    threads = [threading.Thread(target=job, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
@@ -90,4 +98,3 @@ def test_guard_state_is_clean_afterwards(hold):
             with fx_guard.tracing():
                 pass
     assert fx_guard._running == 0 and not fx_guard._tracing
-    assert fx_guard._tracers_waiting == 0
