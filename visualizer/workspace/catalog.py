@@ -356,9 +356,18 @@ class Catalog:
         return rows[-1]["seq"], CatalogChange(frozenset(models), frozenset(datasets), runs)
 
     def _trim_changes(self) -> None:
-        with self.transaction(notify=False) as con:
-            con.execute("DELETE FROM changes WHERE seq <= "
-                        "(SELECT MAX(seq) FROM changes) - ?", (CHANGES_KEPT,))
+        """Drop the oldest change-log entries past ``CHANGES_KEPT``: a write only when
+        there is something to drop, so opening stays a read (and works read-only)."""
+        with self.connect() as con:
+            first, last = con.execute("SELECT MIN(seq), MAX(seq) FROM changes").fetchone()
+        if last is None or last - first < CHANGES_KEPT:
+            return
+        try:
+            with self.transaction(notify=False) as con:
+                con.execute("DELETE FROM changes WHERE seq <= ?", (last - CHANGES_KEPT,))
+        except sqlite3.OperationalError as exc:  # a read-only catalog keeps its log
+            if "readonly" not in str(exc):
+                raise
 
     # -- models ------------------------------------------------------------------
     def put_model(self, rec: ModelRecord) -> None:
@@ -514,18 +523,6 @@ class Catalog:
             (text,) = con.execute(sql, (str(root),)).fetchone()
         return text
 
-    def runs_by_id(self, run_ids) -> list[RunRecord]:
-        """The records of ``run_ids`` that exist (any order)."""
-        ids = list(run_ids)
-        found: list[RunRecord] = []
-        with self.connect() as con:
-            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
-                chunk = ids[start:start + 500]
-                rows = con.execute(f"SELECT * FROM runs WHERE id IN ({','.join('?' * len(chunk))})",
-                                   chunk).fetchall()
-                found += [_run_from_row(r) for r in rows]
-        return found
-
     def run(self, run_id: str) -> RunRecord:
         with self.connect() as con:
             row = con.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
@@ -554,24 +551,23 @@ class Catalog:
 
     def run_columns(self, dataset: str, split: str, text: str = "", limit: int | None = None
                     ) -> tuple[list[tuple[str, str, str, str | None]], int]:
-        """``([(run_id, column, kind, model)], total)`` of runs over a split, newest first.
+        """``([(run_id, column, kind, model)], total)`` of the complete runs over a split
+        (projections aside: their columns describe a layout), newest first.
 
         ``text`` filters on the run id, column, kind or model (case-insensitive);
         ``limit`` caps the rows returned, ``total`` counts all matches.
         """
+        # complete only: a run killed between indexing and completing offers nothing
         where = "FROM run_columns c JOIN runs r ON r.id = c.run_id " \
-                "WHERE c.dataset = ? AND c.split = ?"
+                "WHERE c.dataset = ? AND c.split = ? AND r.status = 'complete' " \
+                "AND r.kind != 'projection'"
         args: list[Any] = [dataset, split]
         if text:
             where += (" AND (c.name LIKE ? OR r.id LIKE ? OR r.kind LIKE ? "
                       "OR COALESCE(r.model, '') LIKE ?)")
             args += [f"%{text}%"] * 4
         with self.connect() as con:
-            if text:
-                total = con.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0]
-            else:  # the index alone answers
-                total = con.execute("SELECT COUNT(*) FROM run_columns WHERE dataset = ? "
-                                    "AND split = ?", args).fetchone()[0]
+            total = con.execute(f"SELECT COUNT(*) {where}", args).fetchone()[0]
             sql = (f"SELECT c.run_id, c.name, r.kind, r.model {where} "
                    "ORDER BY c.created_at DESC, c.run_id, c.name")
             if limit is not None:

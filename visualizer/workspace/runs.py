@@ -126,7 +126,8 @@ class NewRun:
                     self.id, status="complete", metrics=self.metrics,
                     provenance=self.provenance, finished_at=time.time(),
                 )
-            elif issubclass(exc_type, (JobCancelled, KeyboardInterrupt)):
+            elif issubclass(exc_type, (JobCancelled, KeyboardInterrupt, SystemExit)):
+                # SystemExit: a worker told to stop (SIGTERM on Cancel or quit)
                 self.ws.catalog.update_run(self.id, status="cancelled", finished_at=time.time())
             else:
                 self.ws.catalog.update_run(

@@ -108,7 +108,7 @@ def load_context(request: ContextRequest, ctx) -> SourceContext:
     ctx.check_cancelled()
     # the newest sources: a sweep can publish thousands, more than a menu can hold
     sources = per_sample_sources(ws, p["dataset"], p.get("split", "test"), exclude=(run.id,),
-                                 limit=MAX_COLOUR_SOURCES)
+                                 limit=MAX_COLOUR_SOURCES, check_cancelled=ctx.check_cancelled)
     return SourceContext(run.id, p.get("model", ""), p["dataset"], p.get("split", "test"),
                          list(p.get("layers", [])), ids, label, prediction, confidence,
                          tuple(class_names), images, value_range, sources)

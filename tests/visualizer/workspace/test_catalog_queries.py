@@ -115,3 +115,41 @@ def test_column_index_equals_a_scan_of_the_files(tmp_path):
     assert {s.name for s in per_sample_sources(ws, "digits", "test", text="confid")} == \
         {"per_sample/confidence"}
     assert per_sample_sources(ws, "digits", "train") == []
+
+
+def test_a_schema_1_workspace_gets_a_change_log_and_its_runs_indexed_on_first_use(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from visualizer.analysis.projection.colour_sources import per_sample_sources
+    from visualizer.workspace.runfile import per_sample_columns
+
+    fixture = Path(__file__).parents[2] / "fixtures" / "workspace-schema-1"
+    shutil.copytree(fixture, tmp_path / "old")
+    ws = Workspace.open(tmp_path / "old")
+    (run,) = ws.runs()
+    assert [r.id for r in ws.catalog.runs_without_columns("digits")] == [run.id]
+    scanned = per_sample_columns(run.path)  # what a scan of the file finds
+    assert [s.name for s in per_sample_sources(ws, "digits", "test")] == scanned
+    assert ws.catalog.runs_without_columns("digits") == []  # indexed once
+    seq = ws.catalog.last_change()
+    ws.catalog.put_dataset(DatasetRecord("more", "npz", "datasets/m.h5", "1"))
+    assert ws.catalog.changes_since(seq)[1].datasets == {"more"}
+
+
+def test_opening_a_workspace_writes_nothing_to_its_catalog(tmp_path):
+    """Opening is a read (``info``, ``render``, a read-only copy): the change log is
+    trimmed only when it has grown past what is kept."""
+    import os
+
+    ws = Workspace.create(tmp_path / "ws")
+    ws.catalog.put_dataset(DatasetRecord("d", "npz", "datasets/d.h5", "1"))
+    with ws.catalog.connect() as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    ws.catalog.close()
+    files = {p.name: p.stat().st_mtime_ns for p in ws.root.iterdir() if p.is_file()}
+    assert [d.name for d in Workspace.open(ws.root).datasets()] == ["d"]
+    wal = ws.catalog.path.with_name(ws.catalog.path.name + "-wal")
+    assert not wal.exists() or os.path.getsize(wal) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in ws.root.iterdir()
+            if p.is_file() and p.name in files} == files

@@ -25,7 +25,8 @@ class ColourSource:
 
 
 def per_sample_sources(ws, dataset: str, split: str, exclude: tuple[str, ...] = (),
-                       text: str = "", limit: int | None = None) -> list[ColourSource]:
+                       text: str = "", limit: int | None = None,
+                       check_cancelled=None) -> list[ColourSource]:
     """Per-sample float arrays in complete runs over ``dataset``/``split``, newest first.
 
     Read from the catalog's column index (one query, whatever the number of runs);
@@ -34,17 +35,19 @@ def per_sample_sources(ws, dataset: str, split: str, exclude: tuple[str, ...] = 
     """
     from visualizer.workspace.runs import index_columns
 
-    for rec in ws.catalog.runs_without_columns(dataset):
+    for rec in ws.catalog.runs_without_columns(dataset):  # once, for pre-index runs
+        if check_cancelled is not None:
+            check_cancelled()
         index_columns(ws, rec)
     rows, _ = ws.catalog.run_columns(dataset, split, text,
                                      None if limit is None else limit + len(exclude))
     found = [ColourSource(run_id, name, _title(name, kind, run_id, model))
-             for run_id, name, kind, model in rows
-             if run_id not in exclude and kind != "projection"]
+             for run_id, name, kind, model in rows if run_id not in exclude]
     return found if limit is None else found[:limit]
 
 
 def count_sources(ws, dataset: str, split: str, text: str = "") -> int:
+    """How many sources ``per_sample_sources`` lists without ``exclude`` and ``limit``."""
     return ws.catalog.run_columns(dataset, split, text, limit=0)[1]
 
 
