@@ -119,11 +119,9 @@ def start_demo_build(window, path: str):
     session = window.session
 
     def on_done(job) -> None:
+        # the views have followed every step already: the first run was selected as
+        # soon as it was written (Session._follow_activation_runs)
         session.check_catalog()
-        runs = [r for r in session.workspace.runs(kind="activations", status="complete")]
-        if runs and session.selection.run_id is None:
-            preferred = [r for r in runs if r.params.get("model") == "cnn"] or runs
-            session.selection.run_id = preferred[0].id
         session.notify("info", "Demo workspace ready",
                        "Digits with three small models (MLP, CNN, ResNet) and their "
                        "activation runs.")

@@ -25,7 +25,7 @@ DEAD = "#c62828"
 
 
 def _activation_run(workspace, run: str | None):
-    runs = workspace.runs(kind="activations", status="complete")
+    runs = workspace.runs(kind="activations", status="complete", newest=10)
     if run is None:
         if not runs:
             raise NotFoundError("the workspace has no complete activation run.",
@@ -35,7 +35,7 @@ def _activation_run(workspace, run: str | None):
     if rec.kind != "activations" or rec.status != "complete":
         raise DeepScopeError(f"--run {run}: the Overview shows complete activation runs; this "
                              f"is a {rec.status} {rec.kind} run.",
-                             fix="pick one of: " + (", ".join(r.id for r in runs) or
+                             fix="pick one of the newest: " + (", ".join(r.id for r in runs) or
                                                     "none yet (run `extract`)") + ".")
     return rec
 

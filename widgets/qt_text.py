@@ -64,11 +64,9 @@ def show_text_dialog(parent: QWidget | None, title: str, text: str) -> QDialog:
 def compact_combo(combo, chars: int):
     """Let ``combo`` shrink to about ``chars`` characters instead of its longest entry
     (a run or projection title can be 60), so that a view's row of controls fits
-    beside the workspace browser; the popup shows whole entries, the tooltip the
-    chosen one."""
+    beside the workspace browser; the popup still shows whole entries."""
     from PySide6.QtWidgets import QComboBox
 
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(chars)
-    combo.currentTextChanged.connect(combo.setToolTip)
     return combo

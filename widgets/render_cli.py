@@ -46,9 +46,13 @@ def main(argv: list[str]) -> int:
             raise NotFoundError(f"--out {out}: the folder {out.parent} does not exist.",
                                 fix="create it first, or write elsewhere.")
         ws = checks.open_workspace(args.workspace)
-        if args.run is not None and args.run not in {r.id for r in ws.runs()}:
-            raise NotFoundError(f"--run {args.run}: no such run in this workspace.",
-                                fix="list the runs with `python main.py info WS`.")
+        if args.run is not None:
+            try:
+                ws.catalog.run(args.run)  # one row, whatever the number of runs
+            except NotFoundError:
+                raise NotFoundError(f"--run {args.run}: no such run in this workspace.",
+                                    fix="list the runs with `python main.py info WS`.") \
+                    from None
     except DeepScopeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

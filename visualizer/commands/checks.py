@@ -138,18 +138,19 @@ def check_device(device: str) -> str:
 
 
 def check_target(target: str, dataset_rec) -> None:
-    """``pred``, ``label`` or a class index of the dataset."""
+    """``pred``, ``label`` or a class index of the dataset (the job's own check, named
+    after the option)."""
+    from visualizer.analysis.attribution.job import check_target as job_check
     from visualizer.analysis.attribution.targets import parse_target
 
+    n_classes = len(dataset_rec.info.get("class_names") or [])
     try:
-        parsed = parse_target(target)
+        if n_classes:
+            job_check(target, n_classes)
+        else:  # classes unknown: the form can still be wrong
+            parse_target(target)
     except DeepScopeError as exc:
         raise DeepScopeError(f"--target {target}: {exc.message}", fix=exc.fix) from None
-    n_classes = len(dataset_rec.info.get("class_names") or [])
-    if isinstance(parsed, int) and n_classes and not 0 <= parsed < n_classes:
-        raise DeepScopeError(f"--target {target}: dataset {dataset_rec.name!r} has "
-                             f"{n_classes} classes.",
-                             fix=f"use pred, label or a class index in 0..{n_classes - 1}.")
 
 
 def check_sample_ids(text: str, n: int, split: str) -> list[int]:

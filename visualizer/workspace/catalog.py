@@ -445,9 +445,11 @@ class Catalog:
             con.execute("UPDATE runs SET metrics = ? WHERE id = ?", (json.dumps(merged), run_id))
 
     def runs(self, kind: str | None = None, status: str | None = None,
-             params: dict[str, Any] | None = None) -> list[RunRecord]:
+             params: dict[str, Any] | None = None, newest: int | None = None
+             ) -> list[RunRecord]:
         """Runs, oldest first; ``params`` keeps those whose parameters have these values
-        (compared by SQLite, so only the matches are parsed)."""
+        (compared by SQLite, so only the matches are parsed); ``newest`` keeps the N
+        newest."""
         sql, args = "SELECT * FROM runs WHERE 1=1", []
         if kind:
             sql, args = sql + " AND kind = ?", [*args, kind]
@@ -458,7 +460,11 @@ class Catalog:
                 raise ValueError(f"bad parameter name {key!r}")
             sql, args = sql + f" AND json_extract(params, '$.{key}') = ?", [*args, value]
         with self.connect() as con:
-            rows = con.execute(sql + " ORDER BY created_at, id", args).fetchall()
+            if newest is not None:
+                rows = con.execute(sql + " ORDER BY created_at DESC, id DESC LIMIT ?",
+                                   [*args, newest]).fetchall()[::-1]
+            else:
+                rows = con.execute(sql + " ORDER BY created_at, id", args).fetchall()
         return [_run_from_row(r) for r in rows]
 
     def count_runs(self, kind: str | None = None, status: str | None = None) -> int:

@@ -120,10 +120,11 @@ class Workspace:
         return self.catalog.datasets()
 
     def runs(self, kind: str | None = None, status: str | None = None,
-             params: dict[str, Any] | None = None) -> list[Run]:
-        """Runs, oldest first; ``params={"layer": "fc1"}`` keeps runs with those values."""
+             params: dict[str, Any] | None = None, newest: int | None = None) -> list[Run]:
+        """Runs, oldest first; ``params={"layer": "fc1"}`` keeps runs with those values,
+        ``newest=N`` the N newest."""
         return [Run(self, r) for r in self.catalog.runs(kind=kind, status=status,
-                                                        params=params)]
+                                                        params=params, newest=newest)]
 
     def run(self, run_id: str) -> Run:
         return Run(self, self.catalog.run(run_id))

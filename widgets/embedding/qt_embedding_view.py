@@ -42,7 +42,7 @@ from widgets.embedding.qt_embedding_controls import (
 )
 from widgets.embedding.qt_projection_jobs import ProjectionJobs
 from widgets.embedding.qt_selection_links import SelectionLinks
-from widgets.embedding.qt_source_picker import SourcePicker, default_layer
+from widgets.embedding.qt_source_picker import MAX_LISTED_RUNS, SourcePicker, default_layer
 from widgets.embedding.state import EmbeddingViewState
 
 # default_layer and export_selection_csv are still imported from here.
@@ -217,7 +217,8 @@ class QtEmbeddingView(QWidget):
     def _fill_projection_combos(self) -> None:
         from visualizer.analysis.projection.storage import projections_of
 
-        runs = projections_of(self.ws) if self.ws is not None else []
+        # the newest only: a sweep can store thousands (the browser lists them all)
+        runs = projections_of(self.ws, newest=MAX_LISTED_RUNS) if self.ws is not None else []
         fill_projection_combos(self.shown_combo, self.compare_combo, runs)
 
     def _on_shown_combo_activated(self, _index: int) -> None:

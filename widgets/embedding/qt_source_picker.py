@@ -13,6 +13,9 @@ def default_layer(layers: list[str]) -> str | None:
     return layers[-2] if len(layers) >= 2 else layers[-1]
 
 
+MAX_LISTED_RUNS = 500  # the newest: a sweep can make thousands (the browser lists all)
+
+
 class SourcePicker:
     """Picks the activation run, layer and method of ``view`` (a ``QtEmbeddingView``)."""
 
@@ -33,8 +36,8 @@ class SourcePicker:
         try:
             current = view.state.source_run
             view.run_combo.clear()
-            runs = view.ws.catalog.run_rows(kind="activations", status="complete") \
-                if view.ws else []
+            runs = view.ws.catalog.run_rows(kind="activations", status="complete",
+                                            newest=MAX_LISTED_RUNS) if view.ws else []
             for run in runs:
                 view.run_combo.addItem(_title(run), run.id)
             want = current or view.session.selection.run_id

@@ -47,11 +47,13 @@ def find_stored(ws, source_run: str, layer: str, method_id: str, params: dict[st
 
 
 def projections_of(ws, dataset: str | None = None, split: str | None = None,
-                   source_run: str | None = None, layer: str | None = None) -> list:
+                   source_run: str | None = None, layer: str | None = None,
+                   newest: int | None = None) -> list:
     """Complete projection runs (oldest first), optionally only those of one dataset
-    split, source run or layer (filtered by the catalog, not by reading every run)."""
+    split, source run or layer, or the ``newest`` N (filtered by the catalog, not by
+    reading every run)."""
     wanted = {"dataset": dataset, "split": split, "source_run": source_run, "layer": layer}
-    return ws.runs(kind=KIND, status="complete",
+    return ws.runs(kind=KIND, status="complete", newest=newest,
                    params={k: v for k, v in wanted.items() if v is not None})
 
 
