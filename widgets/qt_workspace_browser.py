@@ -10,6 +10,7 @@ the whole list is read off the GUI thread when a workspace opens.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from typing import Any
@@ -161,6 +162,16 @@ class QtWorkspaceBrowser(QWidget):
                       self._on_selection_run_id_changed, nargs=1)
         self.refresh()
 
+    @contextlib.contextmanager
+    def _echo_blocked(self):
+        """While the browser itself changes the tree, the table or the selection, the
+        echoes of those changes are ignored (``self._updating``)."""
+        self._updating = True
+        try:
+            yield
+        finally:
+            self._updating = False
+
     # -- model -> view -----------------------------------------------------------
     def _on_session_workspace_changed(self, ws) -> None:
         self.details.clear()
@@ -197,8 +208,7 @@ class QtWorkspaceBrowser(QWidget):
     def _on_rows_loaded(self, token: int, rows) -> None:
         if token != self._load_token or not isValid(self):
             return  # another workspace or a newer read
-        self._updating = True
-        try:
+        with self._echo_blocked():
             self.runs.set_rows(rows)
             pending, self._pending = self._pending, None
             if pending:  # changed after the thread read its snapshot: apply them again
@@ -206,8 +216,6 @@ class QtWorkspaceBrowser(QWidget):
             run_id = self.session.selection.run_id
             if run_id and (self.current_key() is None or self.current_key()[0] == "run"):
                 self.runs.select(run_id)
-        finally:
-            self._updating = False
         self._update_runs_label()
 
     def _on_rows_failed(self, token: int, message: str) -> None:
@@ -233,11 +241,8 @@ class QtWorkspaceBrowser(QWidget):
             ops = {i: c.op for i, c in change.runs.items()}
             if self._pending is not None:  # the list is loading: apply on arrival too
                 self._pending.update(ops)
-            self._updating = True
-            try:
+            with self._echo_blocked():
                 self._apply_run_changes(ops)
-            finally:
-                self._updating = False
             key = self.current_key()
             if key is not None and key[0] == "run" and key[1] in change.runs:
                 self._show_details(key)  # its status, metrics or error changed
@@ -250,8 +255,7 @@ class QtWorkspaceBrowser(QWidget):
 
     def _fill_tree(self, ws) -> None:
         current = self.current_key()
-        self._updating = True
-        try:
+        with self._echo_blocked():
             for group in self.groups.values():
                 group.takeChildren()
             self._items.clear()
@@ -267,8 +271,6 @@ class QtWorkspaceBrowser(QWidget):
                 group.setText(TYPE, f"{group.childCount()}")
             if current in self._items:
                 self.tree.setCurrentItem(self._items[current])
-        finally:
-            self._updating = False
 
     def _add(self, group: str, key: tuple[str, str], texts: list, created: float
              ) -> QTreeWidgetItem:
@@ -285,15 +287,12 @@ class QtWorkspaceBrowser(QWidget):
     def _on_selection_run_id_changed(self, run_id: str | None) -> None:
         if self._updating:
             return
-        self._updating = True
-        try:
+        with self._echo_blocked():
             if run_id and self.runs.select(run_id):
                 self.tree.setCurrentItem(None)
                 self._show_details(("run", run_id))
             elif self.current_key() and self.current_key()[0] == "run":
                 self.runs.select(None)
-        finally:
-            self._updating = False
 
     # -- view -> model -----------------------------------------------------------
     def current_key(self) -> tuple[str, str] | None:
@@ -317,32 +316,23 @@ class QtWorkspaceBrowser(QWidget):
         if not key:
             return
         if not self._updating:
-            self._updating = True
-            try:
+            with self._echo_blocked():
                 self.runs.select(None)
-            finally:
-                self._updating = False
         self._show_details(tuple(key))
 
     def _on_runs_current_changed(self, run_id: str | None) -> None:
         if run_id is None:
             return
         if not self._updating:
-            self._updating = True
-            try:
+            with self._echo_blocked():
                 self.tree.setCurrentItem(None)
-            finally:
-                self._updating = False
         self._show_details(("run", run_id))
         if self._updating:
             return
         row = self.runs.model.run(run_id)
         if row is not None and row.kind == "activations" and row.status == "complete":
-            self._updating = True
-            try:
+            with self._echo_blocked():
                 self.session.selection.run_id = run_id
-            finally:
-                self._updating = False
 
     def _show_details(self, key: tuple[str, str]) -> None:
         ws = self.session.workspace
