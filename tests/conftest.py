@@ -26,7 +26,9 @@ def demo_ws_path(tmp_path_factory):
     from visualizer.jobs import run_sync
 
     path = tmp_path_factory.mktemp("demo") / "ws"
-    run_sync(build_demo, DemoRequest(workspace=str(path), device="cpu"))
+    # The pruning lab's part of the demo has its own test (tests/visualizer/analysis/
+    # pruning/test_demo_pruning.py); here it would only slow every session down.
+    run_sync(build_demo, DemoRequest(workspace=str(path), device="cpu", pruning=False))
     return path
 
 

@@ -36,6 +36,7 @@ from plugins.conformance.models import (
     check_model_loader,
 )
 from plugins.conformance.projection import check_projection_method
+from plugins.conformance.pruning import check_pruning_method
 from plugins.manager import PluginManager
 from visualizer.errors import DeepScopeError, NotFoundError
 
@@ -66,6 +67,7 @@ CHECKS: dict[str, Check] = {
     **{kind: check_imports for kind in CONTRIBUTION_KINDS
        if kind not in ("architectures", "dataset_sources", "model_loaders",
                        "attribution_methods", "projection_methods")},
+    "pruning_methods": check_pruning_method,
 }
 
 

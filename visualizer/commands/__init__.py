@@ -10,5 +10,8 @@ instant.
 
 COMMAND_MODULES = {
     "attribute": "visualizer.commands.attribute",
+    "cka": "visualizer.commands.cka",
     "project": "visualizer.commands.project",
+    "prune": "visualizer.commands.prune",
+    "prune-sweep": "visualizer.commands.prune_sweep",
 }

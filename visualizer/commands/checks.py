@@ -17,10 +17,11 @@ from visualizer.errors import DeepScopeError, NotFoundError, WorkspaceError
 #: Whole-number options and their smallest allowed value, by argparse ``dest``.
 INT_MINIMUMS = {
     "limit": 1, "batch_size": 1, "n_steps": 1, "nt_samples": 1, "budget_mb": 1,
-    "seed": 0, "n_neighbors": 2, "n_epochs": 0, "pca_dims": 0,
+    "seed": 0, "n_neighbors": 2, "n_epochs": 0, "pca_dims": 0, "epochs": 1, "imp_rounds": 1,
 }
 #: Real-valued options and their lower bound; True: the bound itself is not allowed.
-FLOAT_MINIMUMS = {"stdev": (0.0, False), "min_dist": (0.0, False), "perplexity": (0.0, True)}
+FLOAT_MINIMUMS = {"stdev": (0.0, False), "min_dist": (0.0, False), "perplexity": (0.0, True),
+                  "lr": (0.0, True)}
 LISTED = 40  # choices named in one message
 
 

@@ -378,6 +378,10 @@ class Catalog:
                  json.dumps(rec.info), rec.created_at or time.time()),
             )
 
+    def delete_model(self, name: str) -> None:
+        with self.transaction() as con:
+            con.execute("DELETE FROM models WHERE name = ?", (name,))
+
     def models(self) -> list[ModelRecord]:
         with self.connect() as con:
             rows = con.execute("SELECT * FROM models ORDER BY created_at, name").fetchall()

@@ -183,6 +183,9 @@ def load(ws: Workspace, rec: ModelRecord, device: str = "cpu") -> torch.nn.Modul
             fix="re-import it with --trust if you trust the new file.")
     factory = None
     if rec.format in SAFE_FORMATS:
+        from visualizer.analysis.pruning.derived import structured_factory
+
         factory, _ = resolve_architecture(rec.architecture or "", root=ws.root)
+        factory = structured_factory(factory, rec)  # a pruned model: rebuild its channels
     model = load_model_file(path, factory=factory, trust=trusted)
     return model.to(device).eval()

@@ -99,6 +99,10 @@ class Workspace:
                 self.catalog.update_run(rec.id, status="interrupted", finished_at=time.time(),
                                         error="the process writing this run stopped")
                 report.interrupted.append(rec.id)
+                if rec.kind == "pruning":  # its model must not outlive the unfinished run
+                    from visualizer.analysis.pruning.derived import discard_unfinished
+
+                    discard_unfinished(self, rec)
         for temp in stale_temp_files(self.root):
             if not _temp_writer_alive(temp):
                 temp.unlink(missing_ok=True)
@@ -216,6 +220,27 @@ class Workspace:
         from visualizer.analysis.projection.api import project
 
         return project(self, run_id, layer, method, force=force, ctx=ctx, **options)
+
+    def prune(self, model: str, dataset: str, method: str = "magnitude",
+              sparsity: float = 0.9, *, ctx=None, **options: Any) -> Run:
+        """Prune ``model`` to ``sparsity`` into a new derived model; returns the
+        ``pruning`` run (``run.params["model"]`` is the new model's name)."""
+        from visualizer.analysis.pruning.api import prune
+
+        return prune(self, model, dataset, method, sparsity, ctx=ctx, **options)
+
+    def prune_sweep(self, model: str, dataset: str, methods, sparsities=None, *, ctx=None,
+                    **options: Any) -> Run:
+        """Methods × sparsities as one resumable run; finished points are kept."""
+        from visualizer.analysis.pruning.api import prune_sweep
+
+        return prune_sweep(self, model, dataset, methods, sparsities, ctx=ctx, **options)
+
+    def cka(self, run_a: str, run_b: str, *, ctx=None, **options: Any) -> Run:
+        """Linear CKA between every layer pair of two activation runs, as a run."""
+        from visualizer.analysis.pruning.cka import cka
+
+        return cka(self, run_a, run_b, ctx=ctx, **options)
 
     def storage_path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)

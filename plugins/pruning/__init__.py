@@ -1,0 +1,1 @@
+"""Built-in pruning methods: magnitude, layer-wise magnitude, LAMP, random, SNIP, Taylor."""

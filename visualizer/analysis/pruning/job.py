@@ -1,0 +1,280 @@
+"""The pruning job: prune a copy of a model, run its schedule, and store the result as a
+derived model plus a ``pruning`` run.
+
+``prune_job(request, ctx) -> run_id``. The parent is loaded fresh (never borrowed from
+the model pool: pruning changes the module). The run file holds the test split's
+per-sample columns (``correct``, ``confidence``, ``forgotten``, ``gained``: every view
+can colour or filter by them) and the predictions of both models; the catalog's model
+row holds the lineage (:mod:`.derived`). Order of writes: weights, run file, model row,
+then the run is marked complete; a job killed before the end leaves an interrupted run
+and, at worst, a model row that a sweep run again replaces (:mod:`.sweep`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from visualizer.analysis.pruning.table import BY_ID, SCHEDULES
+from visualizer.errors import DeepScopeError
+
+KIND = "pruning"
+STRUCTURED_SCHEDULES = ("oneshot", "finetune")  # channels are removed once, physically
+
+
+@dataclass(frozen=True)
+class PruneRequest:
+    workspace: str
+    model: str  # the parent
+    dataset: str
+    method: str  # a pruning_methods id ("pruning.magnitude") or short name
+    sparsity: float
+    structured: bool = False
+    schedule: str = "oneshot"
+    layers: tuple[str, ...] | None = None  # default: every conv/linear but the classifier
+    include_classifier: bool = False
+    params: tuple[tuple[str, Any], ...] = ()  # the method's parameters
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    epochs: int = 3
+    batch_size: int = 64
+    imp_rounds: int = 3
+    seed: int = 0
+    name: str | None = None
+    device: str = "cpu"
+    sweep: str | None = None  # the prune_sweep run this point belongs to
+
+    def key_fields(self) -> dict[str, Any]:
+        """What the pruned model is made from (not where it is stored or who asked)."""
+        fields = asdict(self)
+        for k in ("workspace", "name", "device", "sweep"):
+            fields.pop(k)
+        if self.schedule == "oneshot":  # training options change nothing then
+            for k in ("optimizer", "lr", "epochs", "batch_size", "imp_rounds"):
+                fields.pop(k)
+        return fields
+
+
+def resolve_method(name: str):
+    """``(contribution, method object)`` for a pruning method id or short name."""
+    from plugins.manager import get_manager
+
+    manager = get_manager()
+    contribution = manager.get("pruning_methods", name)
+    return contribution, manager.load(contribution)
+
+
+def check_request(request: PruneRequest, spec=None) -> None:
+    """Refuse what cannot start, before any work: one line naming the value and the fix."""
+    if not 0.0 <= request.sparsity < 1.0:
+        raise DeepScopeError(f"sparsity must be in [0, 1) (got {request.sparsity:g}).",
+                             fix="give the fraction of weights to remove, e.g. 0.9.")
+    if request.schedule not in SCHEDULES:
+        raise DeepScopeError(f"unknown schedule {request.schedule!r}.",
+                             fix=f"use one of: {', '.join(SCHEDULES)}.")
+    if spec is not None and request.structured and not spec.structured:
+        structured = ", ".join(m.id for m in BY_ID.values() if m.structured)
+        raise DeepScopeError(f"{spec.id} prunes single weights only, not channels.",
+                             fix=f"leave out --structured, or use one of: {structured}.")
+    if spec is not None and not request.structured and not spec.unstructured:
+        raise DeepScopeError(f"{spec.id} prunes channels only.", fix="add --structured.")
+    if request.structured and request.schedule not in STRUCTURED_SCHEDULES:
+        raise DeepScopeError(f"schedule {request.schedule!r} applies to unstructured "
+                             "pruning only (channels are removed once).",
+                             fix=f"use {' or '.join(STRUCTURED_SCHEDULES)} with --structured.")
+    for name, value, low in (("epochs", request.epochs, 1), ("batch size", request.batch_size, 1),
+                             ("IMP rounds", request.imp_rounds, 1)):
+        if value < low:
+            raise DeepScopeError(f"{name} must be at least {low} (got {value}).")
+    if not request.lr > 0:
+        raise DeepScopeError(f"learning rate must be positive (got {request.lr:g}).")
+    if request.optimizer not in ("sgd", "adam"):
+        raise DeepScopeError(f"unknown optimizer {request.optimizer!r}.", fix="use sgd or adam.")
+
+
+def prune_job(request: PruneRequest, ctx) -> str:
+    """Job: prune, run the schedule, store the derived model; returns the run id."""
+    import torch
+
+    from visualizer.analysis.pruning import derived
+    from visualizer.analysis.pruning.finetune import FinetuneParams, evaluate
+    from visualizer.analysis.pruning.layers import prunable_layers
+    from visualizer.analysis.pruning.schedule import run_schedule
+    from visualizer.analysis.pruning.unstructured import make_permanent, sparsity
+    from visualizer.jobs.device import resolve_device
+    from visualizer.models.fx_guard import running_modules
+    from visualizer.workspace.provenance import base_provenance
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace(request.workspace)
+    contribution, method = resolve_method(request.method)
+    check_request(request, method.spec)
+    parent = ws.catalog.model(request.model)
+    data = ws.load_dataset(request.dataset)
+    x_train, y_train = data.arrays("train")
+    x_test, y_test = data.arrays("test")
+    if len(x_train) == 0 and (request.schedule != "oneshot" or method.spec.needs_data):
+        raise DeepScopeError(f"dataset {request.dataset!r} has no train split, which "
+                             f"{'fine-tuning' if request.schedule != 'oneshot' else method.spec.id} "
+                             "needs.", fix="import a dataset with a train split, or prune "
+                                           "one-shot with a method that needs no data.")
+    if len(x_test) == 0:
+        raise DeepScopeError(f"dataset {request.dataset!r} has no test split to evaluate on.",
+                             fix="import a dataset with a test split.")
+    device = resolve_device(request.device)
+    key = derived.request_key(request.key_fields())
+    name = derived.free_name(ws, request.name or derived.auto_name(
+        parent.name, contribution.name, request.sparsity, request.schedule, request.structured),
+        key)
+    ctx.status(f"loading {parent.name}")
+    model = ws.load_model(parent.name, device=device)
+    parent_lineage = derived.lineage(parent) or {}
+    layers = prunable_layers(model, request.layers, include_classifier=request.include_classifier)
+    params = dict(request.params)
+    example = torch.zeros(1, *x_test.shape[1:], device=device)
+    generator = torch.Generator().manual_seed(request.seed)
+    batches = _score_batches(method.spec, params, x_train, y_train, request.batch_size,
+                             generator, device)
+
+    with running_modules():
+        parent_acc, parent_pred, _ = evaluate(model, x_test, y_test)
+        parent_cost = _cost(model, example, request.structured)
+        channels_before = _kept(model, layers)
+        ops: list = []
+
+        def prune_to(m, target: float) -> None:
+            ctx.check_cancelled()
+            if request.structured:
+                from visualizer.analysis.pruning.structured import prune_structured
+
+                ops.extend(prune_structured(m, example, layers, method, target,
+                                            batches=batches, seed=request.seed, params=params))
+            else:
+                from visualizer.analysis.pruning.unstructured import prune_unstructured
+
+                prune_unstructured(m, layers, method, target, batches=batches,
+                                   seed=request.seed, params=params)
+
+        ft = FinetuneParams(optimizer=request.optimizer, lr=request.lr, epochs=request.epochs,
+                            batch_size=request.batch_size)
+        ctx.status(f"{method.spec.title} to {request.sparsity:.0%} ({request.schedule})")
+        outcome = run_schedule(
+            model, request.schedule, prune_to, request.sparsity, x_train, y_train, ft,
+            seed=request.seed, ctx=ctx, x_eval=x_test, y_eval=y_test,
+            imp_rounds=request.imp_rounds,
+            sparsity_of=None if request.structured else (lambda m: sparsity(m, layers)[0]))
+        ctx.check_cancelled()
+        masks = None if request.structured else make_permanent(model, layers)
+        accuracy, pred, conf = evaluate(model, x_test, y_test)
+        cost = _cost(model, example, request.structured)
+    achieved, per_layer = _achieved(model, layers, request.structured, channels_before)
+    correct, parent_correct = pred == y_test, parent_pred == y_test
+    forgotten, gained = parent_correct & ~correct, ~parent_correct & correct
+    all_ops = list(parent_lineage.get("structured_ops") or []) + [[n, list(i)] for n, i in ops]
+    run_params = {
+        "model": name, "parent": parent.name, "dataset": request.dataset, "split": "test",
+        "method": contribution.name, "method_id": contribution.id, "key": key,
+        "sparsity": request.sparsity, "structured": request.structured,
+        "schedule": request.schedule, "layers": layers, "seed": request.seed,
+        "sweep": request.sweep, "options": params,
+        **({} if request.schedule == "oneshot" else
+           {"optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
+            "batch_size": request.batch_size}),
+        **({"imp_rounds": request.imp_rounds} if request.schedule == "imp" else {}),
+    }
+    metrics = {
+        "accuracy": float(accuracy), "parent_accuracy": float(parent_acc),
+        "accuracy_before_finetune": outcome.accuracy_before_finetune,
+        "sparsity": achieved, "forgotten": int(forgotten.sum()), "gained": int(gained.sum()),
+        **{f"cost_{k}": v for k, v in cost.items()},
+        **{f"parent_cost_{k}": v for k, v in parent_cost.items()},
+    }
+    curves = outcome.curves.to_dict() if outcome.curves is not None else None
+    ctx.status(f"storing {name}")
+    from visualizer.workspace.runfile import RunFileWriter
+
+    with ws.new_run(KIND, model=name, dataset=request.dataset, params=run_params,
+                    provenance=base_provenance(seed=request.seed, device=device)) as new_run:
+        rel_path, sha = derived.save(ws, name, model, masks)
+        with RunFileWriter(new_run.path, KIND, {"run_id": new_run.id}) as writer:
+            writer.put("sample_index", np.arange(len(y_test), dtype=np.int64))
+            writer.put("label", np.asarray(y_test, dtype=np.int64))
+            writer.put("prediction", pred.astype(np.int64))
+            writer.put("parent_prediction", parent_pred.astype(np.int64))
+            for column, values in (("correct", correct), ("parent_correct", parent_correct),
+                                   ("forgotten", forgotten), ("gained", gained),
+                                   ("confidence", conf)):
+                writer.put(column, np.asarray(values, dtype=np.float32))
+            writer.publish()
+        info = {
+            "parent": parent.name, "method": contribution.name, "method_id": contribution.id,
+            "structured": request.structured, "target_sparsity": request.sparsity,
+            "sparsity": achieved, "layer_sparsity": per_layer, "layers": layers,
+            "schedule": request.schedule, "options": params,
+            "finetune": None if request.schedule == "oneshot" else {
+                "optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
+                "batch_size": request.batch_size, "split": "train"},
+            "seed": request.seed, "parent_accuracy": float(parent_acc),
+            "accuracy_before_finetune": outcome.accuracy_before_finetune,
+            "accuracy": float(accuracy), "curves": curves, "rounds": outcome.rounds,
+            "cost": {**cost, "parent": parent_cost}, "run": new_run.id,
+            "sweep": request.sweep, "key": key, "dataset": request.dataset,
+            "forgotten": int(forgotten.sum()), "gained": int(gained.sum()),
+            "structured_ops": all_ops or None,
+            "kept_channels": _kept(model, layers) if request.structured else None,
+            "created": time.time(),
+        }
+        derived.put(ws, name, parent, model, rel_path, sha, info, accuracy)
+        new_run.metrics = metrics
+    return new_run.id
+
+
+def _score_batches(spec, params, x, y, batch_size, generator, device) -> list:
+    """Seeded training batches for gradient criteria (none for the others)."""
+    import torch
+
+    if not spec.needs_data or len(x) == 0:
+        return []
+    n = int(params.get("batches", spec.param("batches").default if spec.param("batches") else 1))
+    order = torch.randperm(len(x), generator=generator).numpy()
+    out = []
+    for i in range(max(1, n)):
+        idx = order[i * batch_size:(i + 1) * batch_size]
+        if len(idx) == 0:
+            break
+        out.append((torch.as_tensor(x[idx], device=device),
+                    torch.as_tensor(y[idx], dtype=torch.long, device=device)))
+    return out
+
+
+def _cost(model, example, measure_latency: bool) -> dict[str, Any]:
+    """Parameters (all and non-zero), MACs, and for channel pruning the measured latency
+    (unstructured zeros do not make dense kernels faster, so timing them says nothing)."""
+    from visualizer.analysis.pruning.structured import cost
+
+    out = dict(cost(model, example, latency=measure_latency))
+    out["nonzero_params"] = int(sum(int((p != 0).sum()) for p in model.parameters()))
+    return out
+
+
+def _achieved(model, layers, structured, before: dict[str, int]
+              ) -> tuple[float, dict[str, float]]:
+    """Achieved sparsity: of weights (unstructured) or of output channels (structured)."""
+    from visualizer.analysis.pruning.unstructured import sparsity
+
+    if not structured:
+        overall, per_layer = sparsity(model, layers)
+        return float(overall), {k: float(v) for k, v in per_layer.items()}
+    after = _kept(model, layers)
+    per_layer = {n: 1.0 - after[n] / before[n] for n in layers if before.get(n)}
+    total = sum(before.get(n, 0) for n in layers)
+    overall = 1.0 - sum(after[n] for n in layers) / total if total else 0.0
+    return float(overall), per_layer
+
+
+def _kept(model, layers) -> dict[str, int]:
+    modules = dict(model.named_modules())
+    return {n: int(modules[n].weight.shape[0]) for n in layers}
