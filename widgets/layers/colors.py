@@ -25,14 +25,23 @@ REDS = _lut([(0.0, (250, 245, 240)), (0.3, (252, 187, 161)), (0.7, (239, 59, 44)
              (1.0, (103, 0, 13))])
 INFERNO = _lut([(0.0, (0, 0, 4)), (0.25, (87, 16, 110)), (0.5, (188, 55, 84)),
                 (0.75, (249, 142, 9)), (1.0, (252, 255, 164))])
+# ColorBrewer RdPu: near-white (nothing pruned) to deep purple (all weights zero); not the
+# red of dead units, so the two colourings are not mistaken for each other.
+SPARSITY = _lut([(0.0, (255, 247, 243)), (0.25, (252, 197, 192)), (0.5, (247, 104, 161)),
+                 (0.75, (174, 1, 126)), (1.0, (73, 0, 106))])
 DIVERGING = _lut([(0.0, (33, 102, 172)), (0.5, (247, 247, 247)), (1.0, (178, 24, 43))])
 
-STAT_LUT = {"dead_fraction": REDS, "zero_weights": REDS}
+STAT_LUT = {"dead_fraction": REDS, "zero_weights": SPARSITY}
 
 
-def normalise(values: np.ndarray, log: bool = False) -> tuple[np.ndarray, float, float]:
-    """Values to [0, 1] over their finite range; returns (t, lo, hi). NaN stays NaN."""
+def normalise(values: np.ndarray, log: bool = False,
+              fixed: tuple[float, float] | None = None) -> tuple[np.ndarray, float, float]:
+    """Values to [0, 1] over their finite range (or the ``fixed`` one); returns
+    (t, lo, hi). NaN stays NaN."""
     v = np.asarray(values, dtype=np.float64)
+    if fixed is not None:
+        lo, hi = fixed
+        return np.clip((v - lo) / (hi - lo), 0.0, 1.0), float(lo), float(hi)
     if log:
         v = np.log10(np.where(v > 0, v, np.nan))
     finite = v[np.isfinite(v)]

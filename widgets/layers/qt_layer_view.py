@@ -5,6 +5,11 @@ highlighted node and the detail) and the selected sample (``hovered_sample``, el
 first of ``sample_ids``) for feature maps; clicking a node writes ``selection.layer``.
 Everything heavy (model loading, tracing, layout, reading the dump) runs as jobs; a
 newer request of the same kind cancels the older one and stale results are dropped.
+
+A pruned model (a catalog model with a ``lineage``) is shown like any other, with its
+lineage in the header ("pruned from cnn by magnitude to 90% (finetune)"),
+coloured by weight sparsity until the user picks another colouring, its channel counts
+against its parent's on the nodes, and its parent's weights beside its own.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from visualizer.analysis.layers.graph import COLOR_STATS, GraphRequest, RelayoutRequest
-from visualizer.analysis.layers.view_state import DETAIL_TABS, LayerViewState
+from visualizer.analysis.layers.lineage import PruningInfo, pruning_info
+from visualizer.analysis.layers.view_state import DETAIL_TABS, LayerViewState, resolve_colour
 from widgets._gui_thread import connect_model
 from widgets.layers.qt_color_bar import QtColorBar
 from widgets.layers.qt_compare_panel import QtComparePanel
 from widgets.layers.qt_feature_grid import QtFeatureGrid
 from widgets.layers.qt_graph_canvas import QtGraphCanvas
+from widgets.layers.qt_lineage_label import QtLineageLabel
 from widgets.layers.qt_top_samples import QtTopSamples
 from widgets.layers.qt_unit_panel import QtUnitPanel
 from widgets.layers.qt_weights_panel import QtWeightsPanel
@@ -58,6 +65,7 @@ class QtLayerView(QWidget):
         self.features = None
         self.top = None
         self.comparison = None
+        self.pruning: PruningInfo | None = None  # the shown model's lineage, if pruned
         self._latest: dict[str, object] = {}
         self._updating = False
         self._build()
@@ -80,15 +88,19 @@ class QtLayerView(QWidget):
         self.empty = QtEmptyState(
             "Layers",
             "The model's layer graph, coloured by a statistic (mean activation, dead "
-            "units, weight norm, parameters), and one layer in detail: per-unit "
-            "statistics, weights and filters, feature maps of a sample and the samples "
-            "that excite a unit most.",
+            "units, weight norm, parameters, weight sparsity), and one layer in detail: "
+            "per-unit statistics, weights and filters, feature maps of a sample and the "
+            "samples that excite a unit most.",
             "Select an activation run in the workspace browser on the left.")
         self.color_box = QComboBox()
         self.color_box.addItem("Layer type", "type")
         for key, (title, _) in COLOR_STATS.items():
             self.color_box.addItem(title, key)
-        self.color_box.setCurrentIndex(max(0, self.color_box.findData(self.state.color_by)))
+        self.color_box.setItemData(self.color_box.findData("zero_weights"),
+                                   "Share of each layer's weights that are exactly zero: "
+                                   "where pruning removed weights.", Qt.ItemDataRole.ToolTipRole)
+        self.color_box.setCurrentIndex(max(0, self.color_box.findData(
+            resolve_colour(self.state.color_by, False))))
         self.color_box.currentIndexChanged.connect(self._on_color_box_changed)
         self.collapse_box = QComboBox()
         for text, depth in COLLAPSE_CHOICES:
@@ -120,8 +132,10 @@ class QtLayerView(QWidget):
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
+        self.lineage = QtLineageLabel()
         bar = QHBoxLayout()
         bar.addWidget(self.title)
+        bar.addWidget(self.lineage)
         bar.addSpacing(12)
         bar.addWidget(plain_label("Colour:"))
         bar.addWidget(self.color_box)
@@ -135,7 +149,7 @@ class QtLayerView(QWidget):
         self.status = plain_label(wrap=True)
         self.status.setStyleSheet("color: #5f6b7a;")
         self.canvas = QtGraphCanvas()
-        self.canvas.color_by = self.state.color_by
+        self.canvas.color_by = resolve_colour(self.state.color_by, False)
         self.canvas.node_clicked.connect(self._on_canvas_node_clicked)
         self.canvas.node_double_clicked.connect(self._on_canvas_node_double_clicked)
         self.fit_button.clicked.connect(self.canvas.fit_all)
@@ -253,6 +267,8 @@ class QtLayerView(QWidget):
         self.run = run
         self.model_name = run.params.get("model") or run.record.model
         self.title.setText(f"{self.model_name} · run {run_id}")
+        records = {m.name: m for m in ws.models()}  # one catalog read for all below
+        self._show_lineage(pruning_info(records, self.model_name))
         self.stack.setCurrentIndex(1)
         self.status.setText(f"Tracing {self.model_name} and laying out its graph…")
         self.graph_result = None
@@ -266,10 +282,21 @@ class QtLayerView(QWidget):
             self._set_layer(_default_layer(layers, run.params.get("layer_shapes") or {}))
         else:
             self._request_detail()
-        others = [m.name for m in ws.models() if m.name != self.model_name]
+        others = [name for name in records if name != self.model_name]
         self.compare_panel.set_models(self.model_name, others, self.state.compare_model)
         if self.state.tab == "compare":
             self._request_compare()
+
+    def _show_lineage(self, info: PruningInfo | None) -> None:
+        """The header's lineage, the nodes' channel counts and the default colouring."""
+        self.pruning = self.canvas.pruning = info
+        self.lineage.set_info(info)
+        key = resolve_colour(self.state.color_by, info is not None)
+        self.color_box.blockSignals(True)  # the model's default, not the user's pick
+        self.color_box.setCurrentIndex(max(0, self.color_box.findData(key)))
+        self.color_box.blockSignals(False)
+        self.canvas.set_color_by(key)
+        self._apply_color_bar()
 
     def _on_graph_done(self, result) -> None:
         self.graph_result = result
@@ -359,7 +386,9 @@ class QtLayerView(QWidget):
     def _on_detail_done(self, detail) -> None:
         self.detail = detail
         self.units_panel.set_table(detail.units, detail.note)
-        self.weights_panel.set_weights(detail.weights, detail.first_conv, detail.layer)
+        self.weights_panel.set_weights(detail.weights, detail.first_conv, detail.layer,
+                                       parent=detail.parent,
+                                       parent_weights=detail.parent_weights)
         if detail.units is not None:
             self.top_panel.set_units(detail.units.units, len(detail.units.shape) > 1,
                                      self.state.unit)
@@ -471,7 +500,7 @@ class QtLayerView(QWidget):
         self._apply_color_bar()
 
     def _apply_color_bar(self) -> None:
-        key = self.state.color_by
+        key = self.canvas.color_by
         title = COLOR_STATS[key][0] if key in COLOR_STATS else "Layer type"
         self.color_bar.set_scale(key, title, *self.canvas.range)
 

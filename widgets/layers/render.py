@@ -3,7 +3,8 @@
 Builds the Layer view offscreen on a private session, runs its jobs synchronously, and
 writes the view to a file. Options are :class:`LayerViewState` fields plus ``layer``
 (default: the last layer with feature maps), ``sample`` (default 0), ``width`` and
-``height``.
+``height``; ``colour`` is ``color_by`` by a short name (``colour=sparsity``: the share of
+exactly-zero weights per layer, with its colour bar; the default for a pruned model).
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def render(workspace, *, run: str | None = None, out, options: dict | None = Non
     sample = options.pop("sample", None)
     width = int(options.pop("width", 1600))
     height = int(options.pop("height", 1000))
+    fix = ("use layer=, sample=, width=, height=, colour= (sparsity, type, "
+           "mean_activation, dead, norm, params), tab=, unit=, collapse_depth=, search= ...")
     try:
         state = LayerViewState.from_options(options)
-    except (KeyError, ValueError) as exc:
-        raise DeepScopeError(f"unknown or invalid layers option {exc}",
-                             fix="use layer=, sample=, width=, height=, color_by=, tab=, "
-                                 "unit=, collapse_depth=, search= ...") from exc
+    except KeyError as exc:
+        raise DeepScopeError(f"--set {exc.args[0]}: not an option of the layers view",
+                             fix=fix) from exc
+    except ValueError as exc:
+        raise DeepScopeError(f"--set {exc}", fix=fix) from exc
     runs = workspace.runs(kind="activations", status="complete")
     if run is None:
         if not runs:

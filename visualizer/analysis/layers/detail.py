@@ -33,6 +33,9 @@ class LayerDetail:
         also when another layer is selected.
     note
         Why something is missing, for the view to show.
+    parent, parent_weights
+        For a pruned model: the model it was pruned from and the same layer's weights
+        there (None when the parent is gone or has no such layer), to set side by side.
     """
 
     layer: str
@@ -41,6 +44,8 @@ class LayerDetail:
     weights: WeightInfo | None
     first_conv: WeightInfo | None
     note: str = ""
+    parent: str | None = None
+    parent_weights: WeightInfo | None = None
 
 
 def layer_detail(request: DetailRequest, ctx: JobContext) -> LayerDetail:
@@ -67,7 +72,40 @@ def layer_detail(request: DetailRequest, ctx: JobContext) -> LayerDetail:
             weights, conv = _weights(model, request.layer)
     except Exception as exc:  # noqa: BLE001 - statistics still show without the model
         notes.append(f"the model {model_name!r} could not be loaded: {exc}")
-    return LayerDetail(request.layer, model_name, units, weights, conv, " ".join(notes))
+    parent = parent_weights = None
+    if weights is not None:
+        parent, parent_weights = _parent_weights(ws, model_name, request.layer, ctx)
+    return LayerDetail(request.layer, model_name, units, weights, conv, " ".join(notes),
+                       parent=parent, parent_weights=parent_weights)
+
+
+def _parent_weights(ws, model_name: str, layer: str, ctx: JobContext):
+    """``(parent name, its weights of layer)`` for a pruned model, else ``(None, None)``.
+
+    The parent comes from the model pool (loaded once, then cached), so clicking
+    through the layers of a pruned model stays as fast as for any model.
+    """
+    from visualizer.analysis.layers.lineage import is_pruned, lineage_of
+    from visualizer.workspace import model_pool
+
+    try:
+        lineage = lineage_of(ws.catalog.model(model_name).info)
+    except Exception:  # noqa: BLE001 - removed meanwhile
+        return None, None
+    if not is_pruned(lineage):
+        return None, None
+    parent = str(lineage["parent"])
+    ctx.check_cancelled()
+    try:
+        with model_pool.borrow(ws, parent) as model:
+            modules = dict(model.named_modules())
+            if layer in modules and any(True for _ in modules[layer].parameters(recurse=False)):
+                from visualizer.analysis.layers.weights import module_weights
+
+                return parent, module_weights(model, layer)
+    except Exception:  # noqa: BLE001 - the parent is a nicety: gone or unloadable
+        pass
+    return parent, None
 
 
 def _weights(model, layer: str):

@@ -2,8 +2,8 @@
 
 Nodes come from :func:`visualizer.models.introspection.layer_graph` (torch.fx, or the
 module tree when the model does not trace) and carry what the view shows: type, output
-shape, parameter count, weight norm, and, from an activation run, mean activation and
-dead fraction. Collapsing a module folds all nodes under its path into one node; edges
+shape, parameter count, weight norm, share of exactly-zero weights (where pruning removed
+weights), and, from an activation run, mean activation and dead fraction. Collapsing a module folds all nodes under its path into one node; edges
 into and out of the module are kept, edges inside it disappear.
 """
 
@@ -22,8 +22,16 @@ COLOR_STATS: dict[str, tuple[str, bool]] = {
     "dead_fraction": ("Dead units (fraction)", False),
     "weight_norm": ("Weight norm", False),
     "n_params": ("Parameter count", True),
-    "zero_weights": ("Sparsity (zero weights)", False),
+    "zero_weights": ("Weight sparsity", False),
 }
+
+#: The colouring that shows where pruning removed weights (exactly-zero weights).
+SPARSITY = "zero_weights"
+
+#: Statistics drawn on a fixed scale instead of their range in the graph: a fraction of
+#: zero weights means the same colour in every model (0 neutral, 1 the strongest), so an
+#: unpruned model does not light up over its few accidental zeros.
+FIXED_RANGE: dict[str, tuple[float, float]] = {SPARSITY: (0.0, 1.0)}
 
 
 @dataclass

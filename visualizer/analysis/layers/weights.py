@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 HIST_BINS = 60
+#: From this share of exact zeros on (a pruned layer), the histogram leaves the zeros out:
+#: a spike of 90% at zero would flatten every other bar.
+HIST_DROP_ZEROS = 0.05
 
 
 @dataclass
@@ -28,7 +31,7 @@ class WeightInfo:
     n_params
         Own parameter count (weight + bias ...).
     hist_counts, hist_edges
-        Histogram of all weight values.
+        Histogram of the weight values (of the non-zero ones when ``hist_nonzero``).
     filter_norms
         L2 norm of each output filter / neuron (``weight[i]``), or empty.
     norm
@@ -50,6 +53,7 @@ class WeightInfo:
     norm: float
     zero_fraction: float
     filters: np.ndarray | None = None
+    hist_nonzero: bool = False  # exact zeros left out of the histogram (a pruned layer)
 
 
 def module_weights(model, path: str) -> WeightInfo:
@@ -61,7 +65,11 @@ def module_weights(model, path: str) -> WeightInfo:
         weight, "detach") else None
     values = w.ravel() if w is not None else (np.concatenate([p.ravel() for p in params])
                                               if params else np.zeros(0, np.float32))
+    zero = float((values == 0).mean()) if values.size else 0.0
     finite = values[np.isfinite(values)]
+    nonzero_only = HIST_DROP_ZEROS <= zero < 1.0
+    if nonzero_only:
+        finite = finite[finite != 0]
     if finite.size:
         counts, edges = np.histogram(finite, bins=HIST_BINS)
     else:
@@ -69,13 +77,12 @@ def module_weights(model, path: str) -> WeightInfo:
     norms = (np.sqrt((w.reshape(w.shape[0], -1).astype(np.float64) ** 2).sum(axis=1))
              if w is not None and w.ndim >= 2 else np.zeros(0))
     total = float(np.sqrt(sum(float((p.astype(np.float64) ** 2).sum()) for p in params)))
-    zero = float((values == 0).mean()) if values.size else 0.0
     filters = np.ascontiguousarray(w, dtype=np.float32) if w is not None and w.ndim == 4 else None
     return WeightInfo(module=path, type_name=type(module).__name__,
                       shape=tuple(w.shape) if w is not None else None,
                       n_params=int(sum(p.size for p in params)), hist_counts=counts,
                       hist_edges=edges, filter_norms=norms, norm=total, zero_fraction=zero,
-                      filters=filters)
+                      filters=filters, hist_nonzero=nonzero_only)
 
 
 def first_conv(model) -> str | None:

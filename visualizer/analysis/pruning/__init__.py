@@ -13,12 +13,14 @@ The object declares itself with ``.spec`` (a :class:`~.table.PruningMethodSpec`)
 scores weights; DeepScope does the masking, always through ``torch.nn.utils.prune``
 (unstructured) or Torch-Pruning (structured), so a method never writes masks itself:
 
-``method.scores(model, weights, batches, generator, **params) -> dict[str, Tensor]``
+``method.scores(model, weights, batches, generator, /, **params) -> dict[str, Tensor]``
     Unstructured importance: ``weights`` maps a prunable module name to its weight
     tensor; the answer has one tensor of the same shape per name, higher = keep.
     ``batches`` is a list of ``(x, y)`` training batches (empty unless
-    ``spec.needs_data``); ``generator`` a seeded ``torch.Generator``. Called with grad
-    enabled, the model in train mode is the caller's business, not the method's.
+    ``spec.needs_data``); ``generator`` a seeded ``torch.Generator``. The four are
+    positional-only: a method's own parameters (``**params``, e.g. ``batches``: how many
+    batches to read) may reuse their names. Scoring must leave weights, gradients, hooks
+    and the train/eval mode as they were (the conformance checks verify it).
 ``method.importance(**params) -> torch_pruning Importance``
     Structured importance (only where ``spec.structured``): a Torch-Pruning importance
     object (``MagnitudeImportance``, ``TaylorImportance`` ...).
