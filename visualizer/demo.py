@@ -65,7 +65,8 @@ def build_demo(request: DemoRequest, ctx: JobContext) -> list[str]:
 def build_pruning_demo(ws, ctx: JobContext, device: str = "cpu") -> list[str]:
     """What the Pruning view shows at first launch: three methods × four sparsities on the
     cnn (one-shot), a 90%-sparse cnn pruned gradually while fine-tuning, its activations
-    on the same samples as the cnn's, and the CKA between the two. Missing parts only."""
+    on the same samples as the cnn's and the CKA between the two, and a cnn with half its
+    channels removed (smaller and faster). Missing parts only."""
     from visualizer.analysis.activations import ExtractRequest, extract_activations
     from visualizer.analysis.pruning.api import build_request, build_sweep
     from visualizer.analysis.pruning.cka import CkaRequest, cka_job
@@ -81,8 +82,14 @@ def build_pruning_demo(ws, ctx: JobContext, device: str = "cpu") -> list[str]:
     if gradual not in {m.name for m in ws.models()}:
         ctx.status("pruning cnn gradually to 90% while fine-tuning")
         new_runs.append(prune_job(build_request(
-            ws, "cnn", "digits", "magnitude", 0.9, schedule="gradual", epochs=4,
+            ws, "cnn", "digits", "magnitude", 0.9, schedule="gradual", epochs=8, lr=0.05,
             device=device, name=gradual), _SubContext(ctx)))
+    channels = "cnn-ch-magnitude-50-finetune"
+    if channels not in {m.name for m in ws.models()}:
+        ctx.status("removing half the channels of cnn and fine-tuning it")
+        new_runs.append(prune_job(build_request(
+            ws, "cnn", "digits", "magnitude", 0.5, structured=True, schedule="finetune",
+            epochs=3, lr=0.05, device=device, name=channels), _SubContext(ctx)))
     runs = {}
     for name in ("cnn", gradual):
         have = ws.runs(kind="activations", status="complete", params={"model": name})

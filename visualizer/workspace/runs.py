@@ -29,7 +29,7 @@ except ImportError:  # Windows: fall back to asking whether the writer's pid is 
     fcntl = None
 
 KIND_PREFIX = {"activations": "act", "attribution": "attr", "projection": "proj",
-               "sanity": "sani"}
+               "sanity": "sani", "pruning": "prun", "prune_sweep": "psw", "cka": "cka"}
 
 
 def new_run_id(kind: str) -> str:

@@ -17,7 +17,8 @@ it came from::
     }
 
 Weights are safetensors with the masks made permanent (pruned weights are stored as
-exact zeros); unstructured masks are kept beside them (``<name>.masks.safetensors``).
+exact zeros); the unstructured masks are kept in the model's pruning run file
+(``masks/<layer>``, uint8), written in the same step as its per-sample columns.
 A structurally smaller model is stored as what rebuilds it: the parent architecture
 plus ``structured_ops``, replayed through Torch-Pruning before the weights are loaded,
 never a pickled module. ``structured_ops`` lists every channel removal from the base
@@ -30,7 +31,6 @@ import contextlib
 import hashlib
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 from visualizer.errors import DeepScopeError
@@ -74,9 +74,8 @@ def structured_factory(factory, rec: ModelRecord):
     return build
 
 
-def save(ws, name: str, model, masks: dict | None) -> tuple[str, str]:
-    """Write the weights (and the masks) atomically; returns ``(relative path, sha256)``."""
-    import torch
+def save(ws, name: str, model) -> tuple[str, str]:
+    """Write the weights atomically; returns ``(relative path, sha256)``."""
     from safetensors.torch import save_file
 
     from visualizer.models.loading import sha256_file
@@ -85,38 +84,38 @@ def save(ws, name: str, model, masks: dict | None) -> tuple[str, str]:
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(dest) as temp:
         save_file(state, str(temp))
-    if masks:
-        with atomic_path(masks_path(ws, name)) as temp:
-            save_file({k: v.to(dtype=torch.uint8).contiguous()
-                       for k, v in masks.items()}, str(temp))
     return f"models/{dest.name}", sha256_file(dest)
 
 
-def masks_path(ws, name: str) -> Path:
-    return ws.root / "models" / f"{name}.masks.safetensors"
-
-
 def load_masks(ws, name: str) -> dict:
-    """The saved unstructured masks of a pruned model (bool tensors by module name)."""
-    from safetensors.torch import load_file
+    """The unstructured masks of a pruned model (bool tensors by module name; empty for
+    channel pruning), read from its pruning run."""
+    import torch
 
-    path = masks_path(ws, name)
-    if not path.is_file():
+    info = lineage(ws.catalog.model(name)) or {}
+    if not info.get("run") or info.get("structured"):
         return {}
-    return {k: v.bool() for k, v in load_file(str(path)).items()}
+    with ws.run(info["run"]).arrays() as arrays:
+        group = arrays.file.get("masks")
+        if group is None:
+            return {}
+        return {k: torch.from_numpy(group[k][()].astype(bool)) for k in group}
 
 
 def put(ws, name: str, parent: ModelRecord, model, rel_path: str, sha: str,
-        lineage_info: dict[str, Any], accuracy: float) -> ModelRecord:
-    """Add the pruned model to the catalog, describing it like its parent."""
-    from visualizer.workspace.model_store import layer_table
-
+        lineage_info: dict[str, Any], accuracy: float, layer_table=None) -> ModelRecord:
+    """Add the pruned model to the catalog, describing it like its parent (``layer_table``:
+    the parent's, when pruning kept every shape)."""
     info = {k: v for k, v in (parent.info or {}).items()
             if k in ("input_shape", "num_classes", "input_range", "trained_on", "torch")}
     info.update(n_params=int(sum(p.numel() for p in model.parameters())),
                 trusted=False, test_accuracy=float(accuracy), lineage=lineage_info)
-    if info.get("input_shape"):
-        info["layers"] = layer_table(model, info["input_shape"])
+    if layer_table is not None:
+        info["layers"] = layer_table
+    elif info.get("input_shape"):
+        from visualizer.workspace.model_store import layer_table as describe
+
+        info["layers"] = describe(model, info["input_shape"])
     rec = ModelRecord(name=name, format="safetensors", path=rel_path, sha256=sha,
                       architecture=parent.architecture, info=info, created_at=time.time())
     ws.catalog.put_model(rec)
@@ -126,9 +125,8 @@ def put(ws, name: str, parent: ModelRecord, model, rel_path: str, sha: str,
 def remove(ws, name: str) -> None:
     """Take a pruned model out (a sweep point redone after a crash): row, then files."""
     ws.catalog.delete_model(name)
-    for path in (ws.root / "models" / f"{name}.safetensors", masks_path(ws, name)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    with contextlib.suppress(FileNotFoundError):
+        (ws.root / "models" / f"{name}.safetensors").unlink()
 
 
 def discard_unfinished(ws, run_rec) -> None:

@@ -13,13 +13,14 @@ and, at worst, a model row that a sweep run again replaces (:mod:`.sweep`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from visualizer.analysis.pruning.table import BY_ID, SCHEDULES
 from visualizer.errors import DeepScopeError
+from visualizer.models.fx_guard import running_modules
 
 KIND = "pruning"
 STRUCTURED_SCHEDULES = ("oneshot", "finetune")  # channels are removed once, physically
@@ -95,8 +96,60 @@ def check_request(request: PruneRequest, spec=None) -> None:
         raise DeepScopeError(f"unknown optimizer {request.optimizer!r}.", fix="use sgd or adam.")
 
 
-def prune_job(request: PruneRequest, ctx) -> str:
-    """Job: prune, run the schedule, store the derived model; returns the run id."""
+@dataclass
+class Parent:
+    """What every point of a sweep shares, read and measured once: the workspace, the
+    parent model (pristine: each point prunes a copy), the data and the parent's
+    predictions and cost on the test split."""
+
+    ws: Any
+    record: Any
+    model: Any
+    device: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    accuracy: float = 0.0
+    prediction: np.ndarray | None = None
+    costs: dict[bool, dict[str, Any]] = field(default_factory=dict)
+
+    def cost(self, structured: bool) -> dict[str, Any]:
+        """The parent's cost; with its measured latency when channel pruning is asked."""
+        if structured not in self.costs:
+            import torch
+
+            example = torch.zeros(1, *self.x_test.shape[1:], device=self.device)
+            with running_modules():
+                self.costs[structured] = _cost(self.model, example, structured)
+        return self.costs[structured]
+
+
+def prepare_parent(ws, model: str, dataset: str, device: str) -> Parent:
+    """Load the parent and the data, and evaluate the parent on the test split."""
+    from visualizer.analysis.pruning.finetune import evaluate
+    from visualizer.jobs.device import resolve_device
+
+    device = resolve_device(device)
+    data = ws.load_dataset(dataset)
+    (x_train, y_train), (x_test, y_test) = data.arrays("train"), data.arrays("test")
+    if len(x_test) == 0:
+        raise DeepScopeError(f"dataset {dataset!r} has no test split to evaluate on.",
+                             fix="import a dataset with a test split.")
+    parent = Parent(ws, ws.catalog.model(model), ws.load_model(model, device=device), device,
+                    x_train, y_train, x_test, y_test)
+    with running_modules():
+        parent.accuracy, parent.prediction, _ = evaluate(parent.model, x_test, y_test)
+    return parent
+
+
+def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
+    """Job: prune, run the schedule, store the derived model; returns the run id.
+
+    ``parent`` (from :func:`prepare_parent`) lets a sweep share one load of the parent
+    and the data among its points."""
+    import copy
+
     import torch
 
     from visualizer.analysis.pruning import derived
@@ -104,44 +157,38 @@ def prune_job(request: PruneRequest, ctx) -> str:
     from visualizer.analysis.pruning.layers import prunable_layers
     from visualizer.analysis.pruning.schedule import run_schedule
     from visualizer.analysis.pruning.unstructured import make_permanent, sparsity
-    from visualizer.jobs.device import resolve_device
-    from visualizer.models.fx_guard import running_modules
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.workspace import Workspace
 
-    ws = Workspace(request.workspace)
     contribution, method = resolve_method(request.method)
     check_request(request, method.spec)
-    parent = ws.catalog.model(request.model)
-    data = ws.load_dataset(request.dataset)
-    x_train, y_train = data.arrays("train")
-    x_test, y_test = data.arrays("test")
+    if parent is None:
+        ctx.status(f"loading {request.model} and {request.dataset}")
+        parent = prepare_parent(Workspace(request.workspace), request.model, request.dataset,
+                                request.device)
+    ws, device = parent.ws, parent.device
+    x_train, y_train, x_test, y_test = parent.x_train, parent.y_train, parent.x_test, parent.y_test
     if len(x_train) == 0 and (request.schedule != "oneshot" or method.spec.needs_data):
         raise DeepScopeError(f"dataset {request.dataset!r} has no train split, which "
                              f"{'fine-tuning' if request.schedule != 'oneshot' else method.spec.id} "
                              "needs.", fix="import a dataset with a train split, or prune "
                                            "one-shot with a method that needs no data.")
-    if len(x_test) == 0:
-        raise DeepScopeError(f"dataset {request.dataset!r} has no test split to evaluate on.",
-                             fix="import a dataset with a test split.")
-    device = resolve_device(request.device)
     key = derived.request_key(request.key_fields())
     name = derived.free_name(ws, request.name or derived.auto_name(
-        parent.name, contribution.name, request.sparsity, request.schedule, request.structured),
-        key)
-    ctx.status(f"loading {parent.name}")
-    model = ws.load_model(parent.name, device=device)
-    parent_lineage = derived.lineage(parent) or {}
+        parent.record.name, contribution.name, request.sparsity, request.schedule,
+        request.structured), key)
+    model = copy.deepcopy(parent.model)
+    parent_lineage = derived.lineage(parent.record) or {}
     layers = prunable_layers(model, request.layers, include_classifier=request.include_classifier)
     params = dict(request.params)
     example = torch.zeros(1, *x_test.shape[1:], device=device)
     generator = torch.Generator().manual_seed(request.seed)
     batches = _score_batches(method.spec, params, x_train, y_train, request.batch_size,
                              generator, device)
+    parent_acc, parent_pred = parent.accuracy, parent.prediction
+    parent_cost = parent.cost(request.structured)
 
     with running_modules():
-        parent_acc, parent_pred, _ = evaluate(model, x_test, y_test)
-        parent_cost = _cost(model, example, request.structured)
         channels_before = _kept(model, layers)
         ops: list = []
 
@@ -169,13 +216,15 @@ def prune_job(request: PruneRequest, ctx) -> str:
         ctx.check_cancelled()
         masks = None if request.structured else make_permanent(model, layers)
         accuracy, pred, conf = evaluate(model, x_test, y_test)
-        cost = _cost(model, example, request.structured)
+        cost = (_cost(model, example, True) if request.structured else
+                # zeros in dense kernels: the same MACs as the parent, fewer non-zeros
+                {**parent_cost, "nonzero_params": _nonzero(model)})
     achieved, per_layer = _achieved(model, layers, request.structured, channels_before)
     correct, parent_correct = pred == y_test, parent_pred == y_test
     forgotten, gained = parent_correct & ~correct, ~parent_correct & correct
     all_ops = list(parent_lineage.get("structured_ops") or []) + [[n, list(i)] for n, i in ops]
     run_params = {
-        "model": name, "parent": parent.name, "dataset": request.dataset, "split": "test",
+        "model": name, "parent": parent.record.name, "dataset": request.dataset, "split": "test",
         "method": contribution.name, "method_id": contribution.id, "key": key,
         "sparsity": request.sparsity, "structured": request.structured,
         "schedule": request.schedule, "layers": layers, "seed": request.seed,
@@ -194,11 +243,12 @@ def prune_job(request: PruneRequest, ctx) -> str:
     }
     curves = outcome.curves.to_dict() if outcome.curves is not None else None
     ctx.status(f"storing {name}")
+    layer_table = None if request.structured else (parent.record.info or {}).get("layers")
     from visualizer.workspace.runfile import RunFileWriter
 
     with ws.new_run(KIND, model=name, dataset=request.dataset, params=run_params,
                     provenance=base_provenance(seed=request.seed, device=device)) as new_run:
-        rel_path, sha = derived.save(ws, name, model, masks)
+        rel_path, sha = derived.save(ws, name, model)
         with RunFileWriter(new_run.path, KIND, {"run_id": new_run.id}) as writer:
             writer.put("sample_index", np.arange(len(y_test), dtype=np.int64))
             writer.put("label", np.asarray(y_test, dtype=np.int64))
@@ -208,9 +258,11 @@ def prune_job(request: PruneRequest, ctx) -> str:
                                    ("forgotten", forgotten), ("gained", gained),
                                    ("confidence", conf)):
                 writer.put(column, np.asarray(values, dtype=np.float32))
+            for layer, mask in (masks or {}).items():
+                writer.put(f"masks/{layer}", mask.cpu().numpy().astype(np.uint8))
             writer.publish()
         info = {
-            "parent": parent.name, "method": contribution.name, "method_id": contribution.id,
+            "parent": parent.record.name, "method": contribution.name, "method_id": contribution.id,
             "structured": request.structured, "target_sparsity": request.sparsity,
             "sparsity": achieved, "layer_sparsity": per_layer, "layers": layers,
             "schedule": request.schedule, "options": params,
@@ -227,7 +279,8 @@ def prune_job(request: PruneRequest, ctx) -> str:
             "kept_channels": _kept(model, layers) if request.structured else None,
             "created": time.time(),
         }
-        derived.put(ws, name, parent, model, rel_path, sha, info, accuracy)
+        derived.put(ws, name, parent.record, model, rel_path, sha, info, accuracy,
+                    layer_table=layer_table)
         new_run.metrics = metrics
     return new_run.id
 
@@ -256,8 +309,12 @@ def _cost(model, example, measure_latency: bool) -> dict[str, Any]:
     from visualizer.analysis.pruning.structured import cost
 
     out = dict(cost(model, example, latency=measure_latency))
-    out["nonzero_params"] = int(sum(int((p != 0).sum()) for p in model.parameters()))
+    out["nonzero_params"] = _nonzero(model)
     return out
+
+
+def _nonzero(model) -> int:
+    return int(sum(int((p != 0).sum()) for p in model.parameters()))
 
 
 def _achieved(model, layers, structured, before: dict[str, int]

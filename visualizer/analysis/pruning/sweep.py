@@ -116,7 +116,7 @@ class _PointContext:
 
 def sweep_job(request: SweepRequest, ctx) -> str:
     """Job: every point of the sweep, skipping finished ones; returns the sweep run id."""
-    from visualizer.analysis.pruning.job import prune_job
+    from visualizer.analysis.pruning.job import prepare_parent, prune_job
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.runfile import RunFileWriter
     from visualizer.workspace.workspace import Workspace
@@ -133,6 +133,7 @@ def sweep_job(request: SweepRequest, ctx) -> str:
                  {"optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
                   "batch_size": request.batch_size})}
     done: list[dict[str, Any]] = []
+    parent = None  # loaded at the first point that is not finished yet
     with ws.new_run(KIND, model=request.model, dataset=request.dataset, params=params,
                     provenance=base_provenance(seed=request.seed)) as sweep:
         for i, point in enumerate(points):
@@ -141,7 +142,11 @@ def sweep_job(request: SweepRequest, ctx) -> str:
             run = finished_point(ws, point)
             reused = run is not None
             if run is None:
-                run = ws.run(prune_job(point, _PointContext(ctx, i, len(points), point)))
+                if parent is None:
+                    ctx.status(f"loading {request.model} and {request.dataset}")
+                    parent = prepare_parent(ws, request.model, request.dataset, request.device)
+                run = ws.run(prune_job(point, _PointContext(ctx, i, len(points), point),
+                                       parent=parent))
             ctx.progress(i + 1, len(points))
             entry = {"method": run.params["method"], "sparsity": point.sparsity,
                      "model": run.params["model"], "run": run.id, "reused": reused,
