@@ -13,7 +13,7 @@ and, at worst, a model row that a sweep run again replaces (:mod:`.sweep`).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -112,17 +112,16 @@ class Parent:
     y_test: np.ndarray
     accuracy: float = 0.0
     prediction: np.ndarray | None = None
-    costs: dict[bool, dict[str, Any]] = field(default_factory=dict)
+    _cost: dict[str, Any] | None = None
 
-    def cost(self, structured: bool) -> dict[str, Any]:
-        """The parent's cost; with its measured latency when channel pruning is asked."""
-        if structured not in self.costs:
+    def cost(self) -> dict[str, Any]:
+        """The parent's parameters and MACs (latency is timed beside each pruned model)."""
+        if self._cost is None:
             import torch
 
             example = torch.zeros(1, *self.x_test.shape[1:], device=self.device)
-            with running_modules():
-                self.costs[structured] = _cost(self.model, example, structured)
-        return self.costs[structured]
+            self._cost = _cost(self.model, example, False)
+        return self._cost
 
 
 def prepare_parent(ws, model: str, dataset: str, device: str) -> Parent:
@@ -186,7 +185,7 @@ def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
     batches = _score_batches(method.spec, params, x_train, y_train, request.batch_size,
                              generator, device)
     parent_acc, parent_pred = parent.accuracy, parent.prediction
-    parent_cost = parent.cost(request.structured)
+    parent_cost = parent.cost()
 
     with running_modules():
         channels_before = _kept(model, layers)
@@ -216,9 +215,15 @@ def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
         ctx.check_cancelled()
         masks = None if request.structured else make_permanent(model, layers)
         accuracy, pred, conf = evaluate(model, x_test, y_test)
-        cost = (_cost(model, example, True) if request.structured else
-                # zeros in dense kernels: the same MACs as the parent, fewer non-zeros
-                {**parent_cost, "nonzero_params": _nonzero(model)})
+        if request.structured:  # timed beside the parent, under the same load
+            from visualizer.analysis.pruning.structured import compare_latency
+
+            cost = _cost(model, example, False)
+            parent_cost = dict(parent_cost)
+            parent_cost["latency_ms"], cost["latency_ms"] = compare_latency(
+                parent.model, model, example)
+        else:  # zeros in dense kernels: the parent's MACs and time, fewer non-zeros
+            cost = {**parent_cost, "nonzero_params": _nonzero(model)}
     achieved, per_layer = _achieved(model, layers, request.structured, channels_before)
     correct, parent_correct = pred == y_test, parent_pred == y_test
     forgotten, gained = parent_correct & ~correct, ~parent_correct & correct
@@ -304,8 +309,7 @@ def _score_batches(spec, params, x, y, batch_size, generator, device) -> list:
 
 
 def _cost(model, example, measure_latency: bool) -> dict[str, Any]:
-    """Parameters (all and non-zero), MACs, and for channel pruning the measured latency
-    (unstructured zeros do not make dense kernels faster, so timing them says nothing)."""
+    """Parameters (all and non-zero), MACs, and if asked the measured latency."""
     from visualizer.analysis.pruning.structured import cost
 
     out = dict(cost(model, example, latency=measure_latency))

@@ -281,3 +281,28 @@ def cost(model: nn.Module, example_input: Tensor, *, latency: bool = True
         model.train(was_training)
     return {"params": int(params), "macs": int(macs),
             "latency_ms": 1000.0 * sorted(times)[len(times) // 2]}
+
+
+def compare_latency(dense: nn.Module, pruned: nn.Module, example_input: Tensor,
+                    runs: int = 15) -> tuple[float, float]:
+    """Median milliseconds per batch of 64 of two models, timed interleaved (dense,
+    pruned, pruned, dense, ...) so that both see the same machine load: timings taken
+    minutes apart on a busy machine can differ by more than pruning changes them."""
+    one = example_input[:1]
+    batch = one.expand(LATENCY_BATCH, *one.shape[1:]).contiguous()
+    modes = dense.training, pruned.training
+    dense.eval(), pruned.eval()
+    times: dict[int, list[float]] = {0: [], 1: []}
+    try:
+        with running_modules(), torch.no_grad():
+            for model in (dense, pruned):
+                for _ in range(LATENCY_WARMUP):
+                    model(batch)
+            for r in range(runs):
+                for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+                    started = time.perf_counter()
+                    (dense, pruned)[i](batch)
+                    times[i].append(time.perf_counter() - started)
+    finally:
+        dense.train(modes[0]), pruned.train(modes[1])
+    return tuple(1000.0 * sorted(t)[len(t) // 2] for t in (times[0], times[1]))
