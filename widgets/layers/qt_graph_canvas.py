@@ -309,8 +309,13 @@ class QtGraphCanvas(pg.GraphicsView):
         for key, (title, _) in COLOR_STATS.items():
             if key in n.values and key != "n_params":
                 value = n.values[key]
-                lines.append(f"{title}: {value:.1%} of the weights are exactly zero"
-                             if key == SPARSITY else f"{title}: {value:.4g}")
+                if key != SPARSITY:
+                    lines.append(f"{title}: {value:.4g}")
+                elif self.pruning is not None and self.pruning.structured \
+                        and n.module_path in self.pruning.layer_sparsity:
+                    continue  # its channels removed: the lineage line below says it
+                else:
+                    lines.append(f"{title}: {value:.1%} of the weights are exactly zero")
         p = self.pruning
         if p is not None and n.module_path:
             kept = p.channels_text(n.module_path)

@@ -380,6 +380,14 @@ def _traced_graph(request, ctx: JobContext, ws, model):
     finally:
         if arrays is not None:
             arrays.close()
+    lineage = (rec.info or {}).get("lineage") or {}
+    if lineage.get("structured"):
+        # Removed channels are gone, not zero: a channel-pruned layer is coloured by the
+        # share of its output channels removed, which is its sparsity (see its tooltip).
+        removed = lineage.get("layer_sparsity") or {}
+        for node in graph.nodes:
+            if node.module_path in removed:
+                node.values[SPARSITY] = float(removed[node.module_path])
     return graph
 
 
