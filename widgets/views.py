@@ -35,6 +35,8 @@ VIEWS: dict[str, ViewSpec] = {
         ViewSpec("attribution", "Attribution",
                  "widgets.attribution.qt_attribution_view:QtAttributionView",
                  "widgets.attribution.render:render"),
+        ViewSpec("pruning", "Pruning", "widgets.pruning.qt_pruning_view:QtPruningView",
+                 "widgets.pruning.render:render"),
         # the main window builds this first tab itself (QtRunOverview(session, runner=));
         # listed for `render --view overview`
         ViewSpec("overview", "Overview", "widgets.qt_run_overview:QtRunOverview",
