@@ -73,6 +73,9 @@ class Session:
     # writing thread, possibly many times a second): call ``check_catalog`` soon.
     catalog_touched = Signal()
     notified = Signal(object)  # Notification
+    # A view asks for another one: (view name as in widgets.views.VIEWS, options). The
+    # window switches to that tab and passes the options to the view's show_request.
+    show_view_requested = Signal(str, dict)
 
     def __post_init__(self) -> None:
         from visualizer.workspace.catalog import add_write_listener

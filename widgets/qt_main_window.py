@@ -142,6 +142,7 @@ class QtMainWindow(QMainWindow):
         self._build_menus()
         connect_model(self, session.workspace_changed, self._on_session_workspace_changed,
                       nargs=1)
+        connect_model(self, session.show_view_requested, self._on_session_show_view_requested)
         report_plugin_failures(self, session)
         self._on_session_workspace_changed(session.workspace)
         self._restore_settings()
@@ -164,6 +165,23 @@ class QtMainWindow(QMainWindow):
             return None
         self.views[spec.name] = view
         return view
+
+    def _on_session_show_view_requested(self, name: str, options: dict) -> None:
+        """Another view hands over (the Pruning view's dense vs pruned embedding): show
+        that view's tab and pass the options to its ``show_request``, if it has one."""
+        view = self.views.get(name)
+        if view is None:
+            self.session.notify("warning", "View not available",
+                                f"the {name} view is not available in this window.")
+            return
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if page is view or (isinstance(page, _WideViewArea) and page.widget() is view):
+                self.tabs.setCurrentIndex(i)
+                break
+        show_request = getattr(view, "show_request", None)
+        if callable(show_request):
+            show_request(dict(options))
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

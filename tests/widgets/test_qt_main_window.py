@@ -23,7 +23,7 @@ def test_window_opens_workspace_and_shows_overview(qtbot, window, session, tmp_p
     qtbot.waitUntil(lambda: window.overview.stack.currentIndex() == 1, timeout=30000)
     assert window.overview.table.rowCount() == 2
     # views not built yet show an honest empty state
-    assert "select an activation run" in window.pending_pages["Pruning"].hint.text()
+    assert "select an activation run" in window.pending_pages["Robustness"].hint.text()
 
 
 def test_bad_workspace_becomes_notification(qtbot, window, session, tmp_path):

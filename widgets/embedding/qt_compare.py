@@ -1,12 +1,21 @@
 """The Embedding view's comparison: a second projection of the same samples (another
-layer or model) beside the first, aligned to it by Procrustes, its axes linked."""
+layer or model) beside the first, aligned to it by Procrustes, its axes linked.
+
+With "arrows" on, each sample drawn in the comparison gets a line from its position in
+the first projection to its aligned position in the second: the selected samples, or a
+fixed random subset when none is selected (a few hundred lines stay readable).
+"""
 
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout
 
 from widgets.embedding.data import LayoutRequest, load_layout
 from widgets.embedding.qt_embedding_controls import select_combo
+
+MAX_ARROWS = 2000  # for a selection: the user chose these samples
+RANDOM_ARROWS = 150  # without one: a seeded subset, the same on every redraw
 
 
 class Comparison:
@@ -16,6 +25,19 @@ class Comparison:
         self.view = view
         self.alignment = None  # of the last layout_b shown, to layout_a
         view.compare_combo.activated.connect(self._on_compare_combo_activated)
+        self.arrows_check = QCheckBox("arrows")
+        self.arrows_check.setChecked(True)
+        self.arrows_check.setToolTip(
+            "Lines from each sample's position in the first projection to its aligned "
+            f"position here: the selected samples, or {RANDOM_ARROWS} random ones when "
+            "none is selected")
+        self.arrows_check.toggled.connect(lambda _: view._show_selection())
+        pane = view.compare_pane.layout()
+        pane.removeWidget(view.compare_title)
+        header = QHBoxLayout()
+        header.addWidget(view.compare_title, 1)
+        header.addWidget(self.arrows_check)
+        pane.insertLayout(0, header)
 
     def _on_compare_combo_activated(self, _index: int) -> None:
         self.set_compare(self.view.compare_combo.currentData())
@@ -63,3 +85,24 @@ class Comparison:
             f"{' (mirrored)' if alignment.reflected else ''}, scale {alignment.scale:.2g}, "
             f"disparity {alignment.disparity:.2f} over {alignment.n_common:,} samples")
         view._show_selection()
+
+    def arrow_ids(self, selected: np.ndarray) -> np.ndarray:
+        """Samples that get an arrow: in both layouts, the selected ones (at most
+        ``MAX_ARROWS``) or, with no selection, ``RANDOM_ARROWS`` drawn with a fixed seed."""
+        view = self.view
+        a, b = view.layout_a, view.layout_b
+        if not self.arrows_check.isChecked() or a is None or b is None:
+            return np.zeros(0, np.int64)
+        common = np.intersect1d(a.ids, b.ids)
+        if len(selected):
+            return np.intersect1d(common, selected)[:MAX_ARROWS]
+        if len(common) > RANDOM_ARROWS:
+            pick = np.random.default_rng(0).choice(len(common), RANDOM_ARROWS, replace=False)
+            common = common[np.sort(pick)]
+        return common
+
+    def update_arrows(self, selected) -> None:
+        """Draw the arrows for ``selected`` (the session's selection) in the comparison."""
+        view = self.view
+        ids = self.arrow_ids(np.asarray(selected, dtype=np.int64))
+        view.compare.set_arrows(view.scatter.coords_of(ids), view.compare.coords_of(ids))

@@ -93,6 +93,30 @@ class QtEmbeddingView(QWidget):
         """Show projection ``run_id`` beside the current one, aligned to it (None: hide)."""
         self.comparison.set_compare(run_id)
 
+    def show_request(self, options: dict) -> None:
+        """What another view asks to see (``Session.show_view_requested``):
+        ``{"run": projection, "compare": projection or None, "arrows": bool}``; the
+        comparison is aligned to the first once both are loaded."""
+        run_id = options.get("run")
+        if self.ws is None or not run_id:
+            return
+        if "arrows" in options:
+            self.comparison.arrows_check.setChecked(bool(options["arrows"]))
+        self.session.check_catalog()  # the menus learn runs made moments ago
+
+        def then(layout) -> None:
+            if layout.layer and self.layer_combo.findText(layout.layer) >= 0:
+                self.layer_combo.blockSignals(True)  # shown as is: no reload
+                self.layer_combo.setCurrentText(layout.layer)
+                self.layer_combo.blockSignals(False)
+                self.state.layer = layout.layer
+            index = self.method_combo.findData(layout.method)
+            if index >= 0:  # Project would redo what is shown, with its parameters
+                self.method_combo.setCurrentIndex(index)
+            self.set_compare(options.get("compare"))
+
+        self.show_projection(run_id, then=then)
+
     @property
     def _alignment(self):
         return self.comparison.alignment

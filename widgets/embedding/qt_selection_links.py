@@ -10,8 +10,6 @@ from PySide6.QtCore import QTimer
 
 from widgets._gui_thread import connect_model
 
-MAX_ARROWS = 2000
-
 
 class SelectionLinks:
     """Selection, hover and neighbours of ``view`` (a ``QtEmbeddingView``)."""
@@ -54,10 +52,7 @@ class SelectionLinks:
         view.side.show_selection(context, ids)
         if view.layout_b is not None:
             view.compare.set_selected(ids)
-            common = np.intersect1d(ids, view.layout_b.ids)[:MAX_ARROWS]
-            common = np.intersect1d(common, view.layout_a.ids if view.layout_a else [])
-            view.compare.set_arrows(view.scatter.coords_of(common),
-                                    view.compare.coords_of(common))
+            view.comparison.update_arrows(ids)
 
     def _on_scatter_hovered(self, sid) -> None:
         view = self.view

@@ -57,7 +57,9 @@ class QtPruningView(QWidget):
         self._build()
         self.controls.dense_changed.connect(self.show_dense)
         self.controls.partial_arrived.connect(self._on_controls_partial_arrived)
-        self.controls.sweep_started.connect(lambda _job: self._update_title())
+        self.controls.sweep_started.connect(self._on_controls_sweep_started)
+        if hasattr(self.forgotten_panel, "model_chosen"):  # a row of its counts table
+            self.forgotten_panel.model_chosen.connect(self.select_model)
         self.controls.sweep_finished.connect(self._on_controls_sweep_finished)
         self.accuracy_plot.point_clicked.connect(self._on_accuracy_plot_point_clicked)
         connect_model(self, session.workspace_changed, self._on_session_workspace_changed,
@@ -88,8 +90,11 @@ class QtPruningView(QWidget):
         self.cka_panel = self._panel("qt_cka_panel", "QtCkaPanel", "CKA")
         self.forgotten_panel = self._panel("qt_forgotten_panel", "QtForgottenPanel",
                                            "forgotten samples")
+        # The three analyses of the current model share the full width: the forgotten
+        # samples' gallery and attribution grid need it, and so does the CKA heat map.
         self.panel_tabs = QTabWidget()
         self.panel_tabs.setDocumentMode(True)
+        self.panel_tabs.addTab(self.curves, "Fine-tuning curves")
         self.panel_tabs.addTab(scrolled(self.cka_panel), "Representation similarity (CKA)")
         self.panel_tabs.addTab(scrolled(self.forgotten_panel), "Forgotten samples")
 
@@ -100,16 +105,12 @@ class QtPruningView(QWidget):
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
         top.setSizes([800, 540])
-        bottom = QSplitter()
-        bottom.addWidget(self.curves)
-        bottom.addWidget(self.panel_tabs)
-        bottom.setSizes([700, 640])
         self.body = QSplitter(Qt.Orientation.Vertical)
         self.body.addWidget(top)
-        self.body.addWidget(bottom)
-        self.body.setStretchFactor(0, 3)
-        self.body.setStretchFactor(1, 2)
-        self.body.setSizes([500, 340])
+        self.body.addWidget(self.panel_tabs)
+        self.body.setStretchFactor(0, 1)
+        self.body.setStretchFactor(1, 1)
+        self.body.setSizes([420, 420])
         self.empty = QtEmptyState("Pruning", DESCRIPTION, OPEN_HINT)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
@@ -278,6 +279,11 @@ class QtPruningView(QWidget):
         self.curves.show_model(self.ws, p)
 
     # -- live fine-tuning curves -------------------------------------------------------------
+    def _on_controls_sweep_started(self, _job) -> None:
+        self._update_title()
+        if self.controls.schedule_combo.currentData() != "oneshot":  # watch the curves stream in
+            self.panel_tabs.setCurrentWidget(self.curves)
+
     def _on_controls_partial_arrived(self, partial: dict) -> None:
         kind = partial.get("kind")
         if kind == "finetune_curves" and partial.get("curves"):

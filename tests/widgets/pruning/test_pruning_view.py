@@ -111,7 +111,9 @@ def test_a_model_pruned_after_the_view_opened_appears(make_view, pruning_ws,
     try:
         assert name not in view.points
         pruning_session.check_catalog()
-        assert len(reads) == 1  # one catalog query for the change
+        # one catalog query per widget that lists the points: the accuracy plot and the
+        # forgotten samples' counts table
+        assert len(reads) == 2
         assert name in view.points
         x, _ = plot.series()["magnitude · oneshot"]
         assert len(x) == 3 and x[1] == pytest.approx(100 * view.points[name].sparsity)
