@@ -21,16 +21,23 @@ def cli(*args, env=None):
 
 
 def test_demo_and_info_json(demo_ws):
-    # the demo fixture ran build_demo; `demo` again through the CLI only fills gaps
+    # the demo fixture ran build_demo without the pruning lab; `demo` again through the
+    # CLI only fills that gap, and a third time makes nothing
     result = cli("demo", demo_ws.root, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["new_runs"] == []
+    new = json.loads(result.stdout)["new_runs"]
+    assert sorted(r.split("-")[0] for r in new) == ["act", "cka", "prun", "prun", "psw"]
+    again = cli("demo", demo_ws.root, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["new_runs"] == []
     info = json.loads(cli("info", demo_ws.root, "--json").stdout)
-    assert {m["name"] for m in info["models"]} == {"mlp", "cnn", "resnet"}
+    names = {m["name"] for m in info["models"]}
+    assert {"mlp", "cnn", "resnet", "cnn-magnitude-90-gradual"} <= names
+    assert all(m["info"]["lineage"]["parent"] == "cnn" for m in info["models"]
+               if m["name"] not in ("mlp", "cnn", "resnet"))
     assert [d["name"] for d in info["datasets"]] == ["digits"]
     complete = {r["params"]["model"] for r in info["runs"]
                 if r["kind"] == "activations" and r["status"] == "complete"}
-    assert complete == {"mlp", "cnn", "resnet"}
+    assert complete == {"mlp", "cnn", "resnet", "cnn-magnitude-90-gradual"}
     for run in info["runs"]:
         assert {"id", "kind", "status", "params", "metrics", "path"} <= set(run)
         assert os.path.exists(run["path"])
