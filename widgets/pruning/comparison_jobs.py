@@ -330,3 +330,14 @@ def _rows_of(index: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Rows of ``index`` holding ``ids``, in the order of ``ids``."""
     where = {int(s): r for r, s in enumerate(index)}
     return np.array([where[int(s)] for s in ids], dtype=np.int64)
+
+
+def activations_pair(request: PairRequest, ctx) -> tuple[str, str]:
+    """Job: the activation runs of both models on the same samples (found, or extracted
+    with the default draw), for the Layers view (the pruned model, and its parent in
+    the Compare tab); returns ``(dense run id, pruned run id)``."""
+    from visualizer.workspace.workspace import Workspace
+
+    ws = Workspace(request.workspace)
+    run_a, run_b, _, _ = _ensure_pair(ws, request, ctx, steps_after=0)
+    return run_a.id, run_b.id

@@ -80,6 +80,15 @@ class QtPruningView(QWidget):
         menu.addAction("Figure as PNG…", lambda: self._export("png"))
         menu.addAction("Figure as SVG…", lambda: self._export("svg"))
         self.export_button.setMenu(menu)
+        self.open_button = QToolButton()
+        self.open_button.setText("Open model in")
+        self.open_button.setToolTip("Show the current pruned model in another view")
+        self.open_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.open_button)
+        menu.addAction("Layers view (weight sparsity per layer)", self.open_in_layers)
+        menu.addAction("Embedding view (dense vs pruned, aligned)",
+                       lambda: getattr(self.cka_panel, "show_in_embedding", lambda: None)())
+        self.open_button.setMenu(menu)
         self.accuracy_plot = QtAccuracyPlot()
         self.accuracy_title = heading("Accuracy against sparsity · click a point to inspect it")
         self.layer_plot = QtLayerSparsityPlot()
@@ -119,6 +128,7 @@ class QtPruningView(QWidget):
         self.stack.addWidget(self.body)
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
+        header.addWidget(self.open_button)
         header.addWidget(self.export_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -192,6 +202,7 @@ class QtPruningView(QWidget):
         live = self.controls.job is not None
         self.stack.setCurrentWidget(self.body if n or live else self.empty)
         self.export_button.setVisible(bool(n))
+        self.open_button.setVisible(bool(n))
         dataset = self.controls.dataset_combo.currentData()
         acc = f" · dense accuracy {100 * self.dense_accuracy:.2f}%" \
             if self.dense_accuracy is not None else ""
@@ -247,6 +258,28 @@ class QtPruningView(QWidget):
             self.session.selection.models = (self.dense, model)
         finally:
             self._writing = False
+
+    def open_in_layers(self):
+        """Find or extract the activations of the current pruned model (and of its
+        parent, on the same samples), then show the pruned one in the Layers view."""
+        from widgets.pruning import comparison_jobs as cj
+
+        ws, model = self.session.workspace, self.current
+        if ws is None or not model or not self.dense:
+            return None
+        request = cj.PairRequest(str(ws.root), self.dense, model,
+                                 cj.dataset_of(ws, model) or
+                                 self.controls.dataset_combo.currentData())
+
+        def done(job) -> None:
+            if self.current != model:
+                return  # another model was chosen meanwhile
+            self.session.selection.run_id = job.result[1]
+            self.session.show_view_requested.emit("layers", {})
+
+        return self.runner.submit(cj.activations_pair, request,
+                                  name=f"Activations of {model} for the Layers view",
+                                  on_done=done)
 
     def _on_accuracy_plot_point_clicked(self, model: str) -> None:
         self.select_model(model)

@@ -255,3 +255,27 @@ def test_sparsities_are_read_as_fractions_or_percentages():
 
     points = [P("a", 0.9), P("b", 0.9), P("c", 0.9, True), P("d", 0.5)]
     assert [p.model for p in peers_of(points[0], points)] == ["a", "b"]  # same mode only
+
+
+def test_open_in_layers_shows_the_pruned_models_activations(qtbot, make_view, pruning_ws,
+                                                            pruning_session):
+    from widgets.qt_job_runner import QtJobRunner
+
+    runner = QtJobRunner(pruning_session.jobs, notify=pruning_session.notify)
+    try:
+        view = make_view(runner=runner)
+        view.select_model(FINETUNED)
+        asked = []
+        pruning_session.show_view_requested.connect(lambda name, opts: asked.append(name))
+        job = view.open_in_layers()
+        qtbot.waitUntil(lambda: asked == ["layers"], timeout=60000)
+        assert job.state.finished
+        run = pruning_ws.run(pruning_session.selection.run_id)
+        assert run.kind == "activations" and run.params["model"] == FINETUNED
+        # the parent's activations of the same samples are there for the Compare tab
+        dense = pruning_ws.run(job.result[0])
+        assert dense.params["model"] == "cnn"
+        with run.arrays() as a, dense.arrays() as b:
+            assert (a["sample_index"][()] == b["sample_index"][()]).all()
+    finally:
+        runner.shutdown(wait=True)
