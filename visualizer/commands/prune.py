@@ -9,7 +9,6 @@ from visualizer.commands import checks
 
 NAME = "prune"
 HELP = "prune a model (unstructured or channels), optionally fine-tune it, store it"
-PRUNABLE_TYPES = ("Conv1d", "Conv2d", "Conv3d", "Linear")
 
 
 def add_common(p) -> None:
@@ -37,7 +36,8 @@ def add_common(p) -> None:
     p.add_argument("--include-classifier", action="store_true",
                    help="prune the final classifier too")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="a method parameter, e.g. --param norm=2 (repeatable)")
+                   help="a method parameter, e.g. --param norm=2 (repeatable; a sweep gives "
+                        "it to the methods that declare it)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
 
@@ -55,7 +55,9 @@ def add_arguments(p) -> None:
 
 
 def common_options(ws, args, methods: list[str]) -> dict[str, Any]:
-    """The checked options shared by ``prune`` and ``prune-sweep``."""
+    """The checked options shared by ``prune`` and ``prune-sweep`` (``params``: the
+    ``--param`` values, checked against the methods that declare them)."""
+    from visualizer.analysis.pruning.finetune import FinetuneParams
     from visualizer.errors import DeepScopeError, NotFoundError
 
     model = checks.check_model(ws, args.model)
@@ -63,32 +65,56 @@ def common_options(ws, args, methods: list[str]) -> dict[str, Any]:
     checks.check_split(dataset, "test")
     layers = None
     if args.layers:
+        # names only: whether a layer is prunable (a subclass of nn.Conv2d is) is the
+        # job's check, on the loaded model, before it writes anything
         layers = [n.strip() for n in args.layers.split(",") if n.strip()]
         checks.check_layers(model, layers, "--layers")
-        types = {row[0]: row[1] for row in model.info.get("layers") or []}
-        wrong = [n for n in layers if n in types and types[n] not in PRUNABLE_TYPES]
-        if wrong:
-            raise DeepScopeError(
-                f"--layers: {', '.join(wrong)} of model {model.name!r} has no prunable "
-                f"weight ({types[wrong[0]]}).",
-                fix="pick convolution or linear layers: " + checks.choices_text(
-                    [n for n, t in types.items() if t in PRUNABLE_TYPES]) + ".")
     checks.check_device(args.device)
+    for dest in ("optimizer", "lr", "epochs", "batch_size"):  # the fine-tuning ranges
+        try:
+            FinetuneParams(**{dest: getattr(args, dest)}).validate()
+        except DeepScopeError as exc:
+            raise DeepScopeError(f"{checks.flag(dest)} {getattr(args, dest)}: {exc.message}",
+                                 fix=exc.fix) from None
     from visualizer.analysis.pruning.job import resolve_method
 
     needs_train = args.schedule != "oneshot"
+    specs = []
     for method in methods:
         try:
             _, obj = resolve_method(method)
         except NotFoundError as exc:
             raise NotFoundError(f"--method {method}: {exc.message}", fix=exc.fix) from None
+        specs.append(obj.spec)
         needs_train = needs_train or obj.spec.needs_data
     if needs_train:
         checks.check_split(dataset, "train")
     return dict(structured=args.structured, schedule=args.schedule, layers=layers,
                 include_classifier=args.include_classifier, optimizer=args.optimizer,
                 lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
-                imp_rounds=args.imp_rounds, seed=args.seed, device=args.device)
+                imp_rounds=args.imp_rounds, seed=args.seed, device=args.device,
+                params=_params(args.param, specs))
+
+
+def _params(items: list[str], specs) -> dict[str, Any]:
+    """``--param KEY=VALUE`` values, each in its type; one that no method declares, or a
+    value its method refuses, is named after the option."""
+    from visualizer.errors import DeepScopeError
+
+    params = checks.parse_key_values(items, "--param")
+    for key, value in params.items():
+        owners = [s for s in specs if s.param(key)]
+        if not owners:
+            declared = sorted({p.name for s in specs for p in s.params})
+            raise DeepScopeError(
+                f"--param {key}={value}: no method here ({', '.join(s.id for s in specs)}) "
+                f"has a parameter {key!r}.",
+                fix=f"their parameters: {', '.join(declared) or 'none'}.")
+        try:
+            params[key] = [s.check_params({key: value}) for s in owners][0][key]
+        except DeepScopeError as exc:
+            raise DeepScopeError(f"--param: {exc.message}", fix=exc.fix) from None
+    return params
 
 
 def run(args) -> dict[str, Any]:
@@ -98,9 +124,8 @@ def run(args) -> dict[str, Any]:
 
     ws = checks.open_workspace(args.workspace)
     options = common_options(ws, args, [args.method])
-    params = checks.parse_key_values(args.param, "--param")
     request = build_request(ws, args.model, args.dataset, args.method, args.sparsity,
-                            params=params, name=args.name, **options)
+                            name=args.name, **options)
     run = ws.run(_with_bar(args, prune_job, request))
     return {"id": run.id, "model": run.params["model"], "run": run.to_json(),
             "lineage": ws.catalog.model(run.params["model"]).info["lineage"]}

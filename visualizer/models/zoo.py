@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from visualizer.errors import NotFoundError
+from visualizer.models.evaluation import evaluate, seeded
 
 ProgressFn = Callable[[int, int], None]
 
@@ -296,11 +297,12 @@ def train_zoo_model(
     if num_classes is None:
         num_classes = int(y.max().item()) + 1
 
-    # Seed both the global RNG (weight init happens inside the factory) and a private
-    # generator for shuffling, so concurrent code using the global RNG cannot change
-    # the order of our batches after construction.
-    torch.manual_seed(seed)
-    model = entry.factory(in_channels=x.shape[1], num_classes=num_classes)
+    # Weight init draws from the CPU's global generator: seed it (only it, not CUDA's as
+    # torch.manual_seed would) inside a forked state, so the caller's random stream is
+    # left where it was. Shuffling uses a private generator, so concurrent code using
+    # the global RNG cannot change the order of our batches after construction.
+    with seeded(seed):
+        model = entry.factory(in_channels=x.shape[1], num_classes=num_classes)
     gen = torch.Generator().manual_seed(seed)
     # torch's thread count is process-wide; restoring it is best effort if two
     # trainings overlap (that can cost speed, and bit-for-bit reproducibility of the
@@ -356,11 +358,12 @@ def evaluate_accuracy(
 ) -> float:
     """Fraction of samples whose arg-max logit equals the label.
 
+    The accuracy of :func:`visualizer.models.evaluation.evaluate` (the one implementation).
+
     Parameters
     ----------
     model
-        A classifier; it is evaluated as is (call ``eval()`` first if it has
-        dropout or batch norm).
+        A classifier; it is evaluated in eval mode (its mode is restored afterwards).
     x
         Inputs, ``N x ...``.
     y
@@ -371,15 +374,6 @@ def evaluate_accuracy(
     Returns
     -------
     float
-        Accuracy in [0, 1]; 0.0 for an empty set.
+        Accuracy in [0, 1] (float64, exact: correct / N); 0.0 for an empty set.
     """
-    xt = torch.as_tensor(np.asarray(x) if not isinstance(x, Tensor) else x).float()
-    yt = torch.as_tensor(np.asarray(y) if not isinstance(y, Tensor) else y).long()
-    if len(yt) == 0:
-        return 0.0
-    correct = 0
-    with torch.inference_mode():
-        for start in range(0, len(xt), batch_size):
-            logits = model(xt[start : start + batch_size])
-            correct += int((logits.argmax(dim=1) == yt[start : start + batch_size]).sum())
-    return correct / len(yt)
+    return evaluate(model, x, y, batch_size)[0]

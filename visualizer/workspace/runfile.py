@@ -51,7 +51,7 @@ def per_sample_columns(path: str | Path) -> list[str]:
             def visit(name, obj):
                 if (isinstance(obj, h5py.Dataset) and obj.ndim == 1 and obj.shape[0] == n
                         and obj.dtype.kind == "f" and name not in _NOT_COLUMNS
-                        and not name.startswith((f"{ACTIVATIONS}/", f"{STATS}/"))):
+                        and not name.startswith((f"{ACTIVATIONS}/", f"{STATS}/", "curves/"))):
                     names.append(name)
 
             f.visititems(visit)

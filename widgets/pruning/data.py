@@ -4,10 +4,12 @@ controls read their input (sparsities, the methods plugins contribute)."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from visualizer.analysis.pruning.table import BY_ID
 
+log = logging.getLogger("deepscope.pruning")
 MAX_PEERS = 6  # bars per layer beyond which they are too thin to read
 
 
@@ -61,14 +63,18 @@ def parse_sparsities(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
-def method_names() -> list[tuple[str, str]]:
+def method_names() -> tuple[list[tuple[str, str]], str | None]:
     """``(short name, title)`` of every ``pruning_methods`` contribution (built-in or a
-    plugin's), in manifest order; the table's titles when the manifest gives none."""
+    plugin's), in manifest order, the table's titles when the manifest gives none; and
+    why plugin methods could not be listed (None when they could). When the plugin
+    manager fails, the built-in methods are offered and the failure is logged."""
     try:
         from plugins.manager import get_manager
 
         found = [(c.name, c.title or getattr(BY_ID.get(c.name), "title", c.name))
                  for c in get_manager().contributions("pruning_methods")]
-    except Exception:  # noqa: BLE001 - a broken plugin must not cost the view
-        found = []
-    return found or [(m.id, m.title) for m in BY_ID.values()]
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not cost the view
+        log.warning("pruning methods of plugins not listed: the plugin manager failed",
+                    exc_info=True)
+        return [(m.id, m.title) for m in BY_ID.values()], f"{type(exc).__name__}: {exc}"
+    return found or [(m.id, m.title) for m in BY_ID.values()], None

@@ -2,8 +2,8 @@
 dense layers as rows, pruned as columns) and of each layer with itself (a curve), and
 the hand-off of one layer's two projections to the Embedding view.
 
-All reads and computations are jobs (``comparison_jobs``); the panel only looks up the
-catalog. Only the panel's current job speaks: a result of a replaced job is dropped.
+All reads and computations are jobs (``visualizer.analysis.pruning.compare``); the panel
+only looks up the catalog. Only the panel's current job speaks: a result of a replaced job is dropped.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visualizer.analysis.pruning import compare as cj
 from visualizer.errors import DeepScopeError
 from widgets._gui_thread import connect_model
-from widgets.pruning import comparison_jobs as cj
-from widgets.pruning.qt_cka_plots import ElidedLabel, QtCkaHeatmap, QtSameLayerCurve
+from widgets.pruning.qt_cka_plots import QtCkaHeatmap, QtSameLayerCurve
+from widgets.pruning.style import ElidedLabel, heading
 from widgets.qt_text import plain_label
 
 
@@ -40,8 +41,7 @@ class QtCkaPanel(QWidget):
         self.job = None  # the current CKA (or load) job
         self.embed_job = None
 
-        self.title = ElidedLabel("Pick a pruned model to compare with its dense parent.")
-        self.title.setStyleSheet("font-weight: 600; padding: 2px;")
+        self.title = heading("Pick a pruned model to compare with its dense parent.")
         self.compare_button = QPushButton("Compare representations")
         self.compare_button.setToolTip(
             "Activations of both models on the same test samples (stored ones reused, "

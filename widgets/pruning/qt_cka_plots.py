@@ -1,63 +1,26 @@
 """The CKA panel's two plots: the layer × layer heat map (dense rows, pruned columns,
-a 0..1 colour bar, the value of the cell under the mouse) and the same-layer curve; and
-``ElidedLabel``, the one-line label both comparison panels use so that they fit the
-Pruning view's narrow panel area."""
+a 0..1 colour bar, the value of the cell under the mouse) and the same-layer curve."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from widgets.pruning.style import (
+    AXIS,
+    TEXT,
+    ElidedLabel,
+    axis_label,
+    plain_tip,
+    style_plot,
+    white_plot,
+)
 
 MAX_TICKS = 16  # more layer names than this overlap; the hover names every cell
 MAX_LABELLED_CELLS = 144  # up to 12 x 12 layers the values are written in the cells
 HOVER_HINT = "Hover a cell for its layers and value."
-
-
-class ElidedLabel(QLabel):
-    """A one-line plain-text label that gives up its width: elided with "…" when narrow,
-    the whole text in its tooltip (a plain QLabel is as wide as its text at least)."""
-
-    def __init__(self, text: str = "", parent=None):
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self._full = ""
-        self.setText(text)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def text(self) -> str:
-        return self._full
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        return QSize(16, super().minimumSizeHint().height())
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
-                                                      max(self.width(), 16)))
-
-
-def white_plot(left: str, bottom: str) -> pg.PlotWidget:
-    widget = pg.PlotWidget(background="w")
-    item = widget.getPlotItem()
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    for side, text in (("left", left), ("bottom", bottom)):
-        axis = item.getAxis(side)
-        axis.setPen(pg.mkPen("#444"))
-        axis.setTextPen(pg.mkPen("#222"))
-        item.setLabel(side, text)
-    widget.setMouseEnabled(x=False, y=False)
-    return widget
 
 
 def layer_ticks(names: list[str], offset: float = 0.0, room: float | None = None,
@@ -102,9 +65,9 @@ class QtCkaHeatmap(QWidget):
         self.colorbar = pg.ColorBarItem(values=(0, 1), colorMap=pg.colormap.get("viridis"),
                                         interactive=False, width=14)
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
-        self.colorbar.axis.setTextPen(pg.mkPen("#222"))  # the default is for black plots
-        self.colorbar.axis.setPen(pg.mkPen("#444"))
-        self.colorbar.axis.setLabel("linear CKA", color="#222")
+        self.colorbar.axis.setTextPen(pg.mkPen(TEXT))  # the default is for black plots
+        self.colorbar.axis.setPen(pg.mkPen(AXIS))
+        self.colorbar.axis.setLabel("linear CKA", color=TEXT)
         self.cell_labels: list[pg.TextItem] = []
         self.hover = ElidedLabel(HOVER_HINT)
         self.plot.scene().sigMouseMoved.connect(self._on_scene_mouse_moved)
@@ -128,8 +91,8 @@ class QtCkaHeatmap(QWidget):
         self.image.setRect(0, 0, m.shape[1], m.shape[0])
         self._label_cells(m)
         self._on_view_resized()
-        self.plot.setLabel("left", row_title)
-        self.plot.setLabel("bottom", column_title)
+        axis_label(self.plot.getPlotItem(), "left", row_title)  # model names: escaped
+        axis_label(self.plot.getPlotItem(), "bottom", column_title)
         self.plot.setRange(xRange=(0, m.shape[1]), yRange=(0, m.shape[0]), padding=0)
 
     def _label_cells(self, m: np.ndarray | None) -> None:
@@ -177,7 +140,7 @@ class QtCkaHeatmap(QWidget):
         if 0 <= row < m.shape[0] and 0 <= col < m.shape[1]:
             text = self.cell_text(row, col)
             self.hover.setText(text)
-            self.plot.setToolTip(text)
+            self.plot.setToolTip(plain_tip(text))  # layer names: shown literally
             self.hovered.emit(text)
 
 
@@ -186,15 +149,8 @@ class QtSameLayerCurve(pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
-        item = self.getPlotItem()
-        item.setMenuEnabled(False)
-        item.hideButtons()
+        item = style_plot(self.getPlotItem(), "CKA (same layer in both)", "layer", grid=False)
         item.showGrid(y=True, alpha=0.25)
-        for side, text in (("left", "CKA (same layer in both)"), ("bottom", "layer")):
-            axis = item.getAxis(side)
-            axis.setPen(pg.mkPen("#444"))
-            axis.setTextPen(pg.mkPen("#222"))
-            item.setLabel(side, text)
         self.setMouseEnabled(x=False, y=False)
         self.curve = pg.PlotDataItem(pen=pg.mkPen("#1f77b4", width=2), symbol="o",
                                      symbolSize=7, symbolBrush="#1f77b4", symbolPen=None)

@@ -1,6 +1,7 @@
 """Fine-tuning curves of the Pruning view: the stored curves of the current pruned
-model, or the live curves of the sweep point being fine-tuned, redrawn at most every
-``interval_ms`` however fast the partials come.
+model (read from its pruning run in a job, never on the GUI thread), or the live curves
+of the sweep point being fine-tuned, redrawn at most every ``interval_ms`` however fast
+the partials come.
 
 ``QtCurvesPlot`` draws curves against epochs (loss; accuracy, train per step and test per
 epoch; sparsity per step when it changes: gradual, IMP); ``QtCurvesPane`` puts a title
@@ -10,6 +11,7 @@ and an empty state around it.
 from __future__ import annotations
 
 import html
+import logging
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,6 +29,8 @@ from widgets.pruning.style import (
     smooth,
     style_plot,
 )
+
+log = logging.getLogger("deepscope.pruning")
 
 
 class QtCurvesPlot(pg.GraphicsLayoutWidget):
@@ -119,12 +123,17 @@ class QtCurvesPlot(pg.GraphicsLayoutWidget):
 
 
 class QtCurvesPane(QWidget):
-    """Title, curves and an empty state that says why there are no curves."""
+    """Title, curves and an empty state that says why there are no curves.
+
+    Stored curves are read from the pruned model's run file in a job on ``runner`` (a
+    ``QtJobRunner``): "reading…" shows meanwhile, and a result that arrives after
+    another model was chosen, or after live curves took over, is dropped."""
 
     interval_ms = 150  # partials can come every few steps: coalesce the redraws
 
-    def __init__(self, parent=None):
+    def __init__(self, runner, parent=None):
         super().__init__(parent)
+        self.runner = runner
         self.title = heading("Fine-tuning")
         self.plot = QtCurvesPlot()
         self.note = note("Pick a pruned model in the accuracy plot.")
@@ -137,32 +146,88 @@ class QtCurvesPane(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.stack, 1)
         self.live: dict | None = None  # the newest live partial, while a sweep trains
+        self.point = None  # the PrunedPoint whose stored curves are shown or read
+        self.job = None  # the read of ``point``'s curves, while it runs
+        self._root = None  # the workspace folder of ``point``
+        self._shown = False  # whether what ``point`` has (curves or why none) is shown
         self._dense_accuracy: float | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.interval_ms)
         self._timer.timeout.connect(self._draw_live)
+        if hasattr(runner, "job_finished"):  # a Cancel in the jobs panel ends ours too
+            runner.job_finished.connect(self._on_runner_job_finished)
 
     def show_model(self, ws, point) -> None:
-        """The stored curves of ``point`` (a PrunedPoint or None); ignored while live."""
+        """The stored curves of ``point`` (a PrunedPoint or None), read in a job; ignored
+        while live."""
         if self.live is not None:
             return
-        from visualizer.analysis.pruning.results import curves
-
+        root = ws.root if ws is not None else None
+        if point is not None and (root, point) == (self._root, self.point) and (
+                self.job is not None or self._shown):
+            return  # shown or being read already (a catalog change re-shows the details)
+        self._drop_job()
+        self.point, self._root, self._shown = point, root, False
         if point is None:
             self.title.setText("Fine-tuning")
             self._say("Pick a pruned model in the accuracy plot.")
             return
         self.title.setText(f"Fine-tuning · {point.model}")
-        data = curves(ws, point.model) if point.schedule != "oneshot" else None
-        if not data:
+        if point.schedule == "oneshot" or ws is None:
+            self._say_no_curves(point)
+            return
+        from visualizer.analysis.pruning.compare import CurvesRequest, load_curves
+
+        self.job = self.runner.submit(
+            load_curves, CurvesRequest(str(ws.root), point.model),
+            name=f"Read the fine-tuning curves of {point.model}",
+            on_done=self._on_job_done, on_failed=self._on_job_failed)
+        self._say("reading…")
+
+    def _say_no_curves(self, point) -> None:
+        self._shown = True
+        if point.schedule == "oneshot":
             self._say(f"{point.model} was pruned one-shot, without training, so it has no "
                       "curves. Sweep with the finetune, gradual or imp schedule to see loss "
                       "and accuracy recover.")
+        else:
+            self._say(f"{point.model} has no stored fine-tuning curves.")
+
+    def _current(self, job) -> bool:
+        """Whether ``job`` is the read of the shown model (else its result is stale)."""
+        return job is self.job and self.live is None and self.point is not None
+
+    def _drop_job(self) -> None:
+        job, self.job = self.job, None
+        if job is not None and not job.state.finished:
+            job.cancel()
+
+    def _on_job_done(self, job) -> None:
+        if not self._current(job):
+            return  # another model was chosen meanwhile, or a sweep went live
+        self.job = None
+        point = self.point
+        if not job.result:
+            self._say_no_curves(point)
             return
-        self.plot.set_curves(data, "", dense_accuracy=point.parent_accuracy,
+        self.plot.set_curves(job.result, "", dense_accuracy=point.parent_accuracy,
                              before_finetune=point.accuracy_before_finetune)
         self.stack.setCurrentWidget(self.plot)
+        self._shown = True
+
+    def _on_job_failed(self, job) -> None:
+        if not self._current(job):
+            return
+        self.job = None
+        log.warning("cannot read the fine-tuning curves of %s: %s", self.point.model,
+                    job.error)
+        self._say(f"Cannot read the fine-tuning curves of {self.point.model}: {job.error}")
+
+    def _on_runner_job_finished(self, job) -> None:
+        if job.state.value == "cancelled" and self._current(job):
+            self.job = None
+            self._say("Cancelled: the curves were not read.")
 
     def _say(self, text: str) -> None:
         self.note.setText(text)
@@ -171,6 +236,9 @@ class QtCurvesPane(QWidget):
     def add_live(self, partial: dict, dense_accuracy: float | None = None) -> None:
         """A ``{"kind": "finetune_curves", "curves": ...}`` partial (with the sweep's
         ``point``, ``points``, ``method``, ``sparsity``): drawn within ``interval_ms``."""
+        if self.live is None:
+            self._drop_job()  # the live curves replace the stored ones being read
+            self._shown = False  # and the stored ones are drawn again when it ends
         self.live = partial
         self._dense_accuracy = dense_accuracy
         if not self._timer.isActive():

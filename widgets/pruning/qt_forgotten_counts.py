@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
+from widgets.pruning.style import plain_tip
+
 COLUMNS = ("method", "sparsity", "forgotten", "gained", "accuracy")
 HEADERS = ("method", "sparsity", "forgot", "gained", "acc.")
 
@@ -52,8 +54,8 @@ class QtForgottenCounts(QTableWidget):
                      "" if q.gained is None else str(q.gained), f"{q.accuracy:.1%}")
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setToolTip(f"{q.model}: accuracy {q.accuracy:.2%} (dense "
-                                f"{q.parent_accuracy:.2%})")
+                item.setToolTip(plain_tip(f"{q.model}: accuracy {q.accuracy:.2%} (dense "
+                                          f"{q.parent_accuracy:.2%})"))
                 if c:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)

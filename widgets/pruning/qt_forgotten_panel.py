@@ -4,7 +4,8 @@ pruned model's forgotten or gained samples as thumbnails, linked to the shared
 selection; and one attribution method on both models for those samples, side by side.
 
 The counts come from the catalog (the lineage of each pruned model); the samples,
-thumbnails and attributions are read or computed in jobs (``comparison_jobs``).
+thumbnails and attributions are read or computed in jobs
+(``visualizer.analysis.pruning.compare``).
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from visualizer.analysis.pruning import compare as cj
 from widgets._gui_thread import connect_model
 from widgets.attribution.qt_panels import QtColorBar
 from widgets.common.qt_sample_gallery import QtSampleGallery
-from widgets.pruning import comparison_jobs as cj
-from widgets.pruning.qt_cka_plots import ElidedLabel
 from widgets.pruning.qt_forgotten_counts import QtForgottenCounts
 from widgets.pruning.qt_side_by_side import QtSideBySide, verdict
+from widgets.pruning.style import ElidedLabel, heading
 
 SIDE_BY_SIDE = 8  # samples attributed when none of the shown ones is selected
 
@@ -39,9 +40,7 @@ def _pane(title: str, top, body, bottom) -> QWidget:
     w = QWidget()
     lay = QVBoxLayout(w)
     lay.setContentsMargins(2, 2, 2, 2)
-    head = ElidedLabel(title)
-    head.setStyleSheet("font-weight: 600;")
-    lay.addWidget(head)
+    lay.addWidget(heading(title))
     for widgets, stretch_first in ((top, False), (body, None), (bottom, True)):
         if stretch_first is None:
             for k, widget in enumerate(widgets):
@@ -251,8 +250,12 @@ class QtForgottenPanel(QWidget):
             self.gallery.writes_selection = True
         n = len(ids)
         what = f"{n} {self.kind} samples of {self.pruned}" if self.data is not None else ""
-        self.gallery_note.setText(f"{what} · {int(hit.sum())} in the selection" if hit.any()
-                                  else what)
+        if hit.any():
+            what += f" · {int(hit.sum())} in the selection"
+        if self.data is not None and self.data.images is None:  # said, not just missing
+            why = self.data.thumbnails_error
+            what += f" · no thumbnails: {why}" if why else " · no thumbnails"
+        self.gallery_note.setText(what)
 
     def select_these(self) -> None:
         """Make the shown samples the shared selection."""

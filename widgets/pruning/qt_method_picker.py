@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QCheckBox, QMenu, QToolButton, QWidgetAction
 
 from visualizer.analysis.pruning.table import BY_ID
 from widgets.pruning.data import DEFAULT_METHODS, method_names
+from widgets.pruning.style import plain_tip
 
 
 class QtMethodPicker(QToolButton):
@@ -26,8 +27,10 @@ class QtMethodPicker(QToolButton):
         self.setToolTip("Pruning methods to sweep (each is one series in the plot)")
         self.menu_ = QMenu(self)
         self.boxes: dict[str, QCheckBox] = {}
-        for name, title in method_names():
-            box = QCheckBox(f"{name} — {title}" if title and title != name else name)
+        names, self.problem = method_names()
+        for name, title in names:
+            text = f"{name} — {title}" if title and title != name else name
+            box = QCheckBox(text.replace("&", "&&"))  # a plugin's "&" is no shortcut
             spec = BY_ID.get(name)
             if spec is not None and spec.citation:
                 box.setToolTip(spec.citation)
@@ -38,6 +41,14 @@ class QtMethodPicker(QToolButton):
             action.setDefaultWidget(box)
             self.menu_.addAction(action)
             self.boxes[name] = box
+        if self.problem:  # only built-in methods are listed: say why, not nothing
+            self.menu_.addSeparator()
+            text = f"Plugin methods not listed: {self.problem} (see the log)"
+            action = self.menu_.addAction(text.replace("&", "&&"))
+            action.setEnabled(False)
+            self.setToolTip(plain_tip("Pruning methods to sweep (each is one series in the "
+                                      "plot). Plugin methods could not be listed: "
+                                      f"{self.problem}"))
         self.setMenu(self.menu_)
         self._update_text()
 
@@ -65,4 +76,4 @@ class QtMethodPicker(QToolButton):
         text = ", ".join(names) if names else "none ticked"
         if len(text) > self.MAX_TEXT:
             text = f"{text[:self.MAX_TEXT - 1]}…"
-        self.setText(text)
+        self.setText(text.replace("&", "&&"))  # a plugin's "&" is no shortcut

@@ -33,7 +33,7 @@ from widgets.pruning.plots import QtAccuracyPlot, QtLayerSparsityPlot
 from widgets.pruning.qt_cost_table import QtCostTable
 from widgets.pruning.qt_curves_pane import QtCurvesPane
 from widgets.pruning.qt_sweep_controls import QtSweepControls
-from widgets.pruning.style import heading, note, pane, scrolled
+from widgets.pruning.style import heading, note, pane, plain_tip, scrolled
 from widgets.qt_empty_state import QtEmptyState
 
 OPEN_HINT = "Open a workspace with a model and a dataset (File > Open workspace)."
@@ -95,7 +95,7 @@ class QtPruningView(QWidget):
         self.layer_title = heading("Per-layer sparsity")
         self.cost_table = QtCostTable()
         self.cost_title = heading("Cost against the dense model")
-        self.curves = QtCurvesPane()
+        self.curves = QtCurvesPane(self.runner)
         self.cka_panel = self._panel("qt_cka_panel", "QtCkaPanel", "CKA")
         self.forgotten_panel = self._panel("qt_forgotten_panel", "QtForgottenPanel",
                                            "forgotten samples")
@@ -262,7 +262,7 @@ class QtPruningView(QWidget):
     def open_in_layers(self):
         """Find or extract the activations of the current pruned model (and of its
         parent, on the same samples), then show the pruned one in the Layers view."""
-        from widgets.pruning import comparison_jobs as cj
+        from visualizer.analysis.pruning import compare as cj
 
         ws, model = self.session.workspace, self.current
         if ws is None or not model or not self.dense:
@@ -307,9 +307,9 @@ class QtPruningView(QWidget):
             self.layer_plot.set_models(peers_of(p, list(self.points.values())), p.model)
             self.layer_title.setText(f"Per-layer sparsity at {100 * p.target_sparsity:.3g}% "
                                      "target, by method")
-            self.layer_title.setToolTip(f"Bars: every model of {p.parent} pruned to this "
-                                        f"target; outlined: {p.model}; dashed line: its "
-                                        f"overall sparsity ({100 * p.sparsity:.1f}%)")
+            self.layer_title.setToolTip(plain_tip(
+                f"Bars: every model of {p.parent} pruned to this target; outlined: "
+                f"{p.model}; dashed line: its overall sparsity ({100 * p.sparsity:.1f}%)"))
             self.cost_title.setText(f"{p.model} against {p.parent}")
         self.curves.show_model(self.ws, p)
 

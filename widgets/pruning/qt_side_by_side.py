@@ -10,9 +10,9 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
+from visualizer.analysis.pruning import compare as cj
 from widgets.attribution import colormaps as cm
 from widgets.common.thumbnails import qimage
-from widgets.pruning import comparison_jobs as cj
 
 
 def verdict(name: str, predicted: int, label: int) -> str:

@@ -4,7 +4,8 @@ methods to which sparsities under which schedule, and the sweep job they start.
 The request is checked by the core's own ``build_sweep`` before anything is submitted,
 so the GUI refuses exactly what the CLI refuses, with the same message and fix, shown
 inline under the controls. The sweep runs in a child process (``process=True``): Cancel
-stops it at once and the GUI never waits on torch.
+stops it and the GUI never waits on torch. Run comes back only once the job has ended
+(the child may take a moment to stop), with "cancelling…" meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from visualizer.analysis.pruning.table import DEFAULT_SPARSITIES, SCHEDULES
 from widgets.pruning.data import SCHEDULE_TIPS, parse_sparsities
 from widgets.pruning.qt_method_picker import QtMethodPicker
+from widgets.pruning.style import ElidedLabel
 from widgets.qt_text import compact_combo, plain_label
 
 
@@ -82,10 +83,9 @@ class QtSweepControls(QWidget):
         self.progress.setMaximumWidth(140)
         self.progress.setTextVisible(False)
         self.progress.hide()
-        self.status = plain_label("")
+        # job status texts name models: elided, they never make the view wider
+        self.status = ElidedLabel("")
         self.status.setStyleSheet("color: #5f6b7a;")
-        # job status texts name models: they must not make the view wider than the window
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.status.setMinimumWidth(120)
         self.error = plain_label("", wrap=True, selectable=True)
         self.error.setStyleSheet("color: #b3261e; font-weight: 600;")
@@ -123,6 +123,8 @@ class QtSweepControls(QWidget):
         self.methods_picker.changed.connect(lambda: self.show_error(None))
         self.run_button.clicked.connect(self.run_sweep)
         self.cancel_button.clicked.connect(self.cancel)
+        if hasattr(runner, "job_finished"):  # every end: done, failed, or cancelled
+            runner.job_finished.connect(self._on_runner_job_finished)
         self._on_schedule_combo_changed()
 
     # -- values ------------------------------------------------------------------------
@@ -247,10 +249,10 @@ class QtSweepControls(QWidget):
 
     def _relay(self, token: int, payload, status: bool = False) -> None:
         if self.job is None or self.job.id != token:
-            return  # a cancelled sweep's late message
+            return  # a replaced sweep's late message
         if status:
-            self.status.setText(str(payload)[:90])  # a long model name must not widen
-            self.status.setToolTip(str(payload))
+            if not self.job.cancel_requested:  # "cancelling…" stays until it has ended
+                self.status.setText(str(payload))
         elif isinstance(payload, dict):
             self.partial_arrived.emit(payload)
 
@@ -260,15 +262,32 @@ class QtSweepControls(QWidget):
             self.progress.setValue(int(1000 * done / total))
 
     def cancel(self) -> None:
+        """Ask the sweep to stop. Run stays disabled until the job has ended: the child
+        process may take a moment to stop, and a second sweep must not start beside it."""
         job = self.job
-        if job is not None and not job.state.finished:
-            job.cancel()
+        if job is None:
+            return
+        if job.state.finished:  # ended already, its end not reported yet: report it now
+            {"done": self._on_job_done, "failed": self._on_job_failed}.get(
+                job.state.value, self._on_runner_job_finished)(job)
+            return
+        job.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status.setText("cancelling…")
+
+    def _on_runner_job_finished(self, job) -> None:
+        """Any end of the sweep job (after ``_on_job_done`` / ``_on_job_failed``, which
+        have handled theirs): a cancel, from here or from the jobs panel."""
+        if job is not self.job:
+            return
+        if job.state.value == "cancelled":
             self.status.setText("Cancelled: points already made are kept.")
+            self.session.check_catalog()  # the points made before the cancel
         self._ended(job)
 
     def _ended(self, job) -> None:
         self.job = None
-        self.run_button.setEnabled(True)
+        self.run_button.setEnabled(bool(self.dense and self.dataset_combo.currentData()))
         self.cancel_button.setEnabled(False)
         self.progress.hide()
         if job is not None:

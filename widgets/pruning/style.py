@@ -1,12 +1,23 @@
 """How the Pruning view draws: one colour per method (the same in every plot, the view
-and its render), one marker per schedule, a dashed line for channel pruning, and the
-number formats of its tables. Shared by ``plots`` and ``render``."""
+and its render), one marker per schedule, a dashed line for channel pruning, the number
+formats of its tables, and the pieces every pane of the view shares: the white plot
+style, axis labels, one-line elided labels, titles and empty states. Shared by ``plots``,
+the panels and ``render``.
+
+Model, layer and method names come from users and plugins. pyqtgraph renders axis
+labels, titles and legend entries as HTML and Qt guesses rich text in tooltips, so those
+names go through :func:`axis_label` (or ``html.escape``) and :func:`plain_tip`; labels
+here are pinned to ``Qt.PlainText``.
+"""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 TEXT = "#222222"
 AXIS = "#555555"
@@ -49,9 +60,12 @@ def series_key(point) -> tuple:
     return method, point.method, point.structured, schedule, point.series
 
 
-def style_plot(item: pg.PlotItem, left: str, bottom: str) -> pg.PlotItem:
-    """White plot, dark axes with labels, light grid, no context menu or auto button."""
-    item.showGrid(x=True, y=True, alpha=0.18)
+def style_plot(item: pg.PlotItem, left: str, bottom: str, *, grid: bool = True
+               ) -> pg.PlotItem:
+    """White plot, dark axes with labels (plain text), a light grid unless ``grid`` is
+    False, no context menu or auto button."""
+    if grid:
+        item.showGrid(x=True, y=True, alpha=0.18)
     item.setMenuEnabled(False)
     item.hideButtons()
     for side, text in (("left", left), ("bottom", bottom)):
@@ -60,8 +74,62 @@ def style_plot(item: pg.PlotItem, left: str, bottom: str) -> pg.PlotItem:
         axis.setPen(pg.mkPen(AXIS))
         axis.setTextPen(pg.mkPen(TEXT))
         if text:
-            item.setLabel(side, text, color=TEXT, size="10pt")
+            axis_label(item, side, text)
     return item
+
+
+def white_plot(left: str, bottom: str, *, grid: bool = False) -> pg.PlotWidget:
+    """A ``PlotWidget`` styled by :func:`style_plot` that the mouse does not pan or zoom
+    (the CKA plots: a matrix and a short curve, both shown whole)."""
+    widget = pg.PlotWidget(background="w")
+    style_plot(widget.getPlotItem(), left, bottom, grid=grid)
+    widget.setMouseEnabled(x=False, y=False)
+    return widget
+
+
+def axis_label(item: pg.PlotItem, side: str, text: str) -> None:
+    """Set an axis label to ``text`` shown literally (pyqtgraph renders it as HTML)."""
+    item.setLabel(side, html.escape(text), color=TEXT, size="10pt")
+
+
+def plain_tip(text: str) -> str:
+    """``text`` as a tooltip shown literally: Qt guesses rich text in tooltips, so it is
+    escaped and marked as rich text (line breaks kept)."""
+    if not text:
+        return ""
+    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
+
+
+class ElidedLabel(QLabel):
+    """A one-line plain-text label that gives up its width: elided with "…" when narrow,
+    the whole text in its tooltip (a plain QLabel is as wide as its text at least)."""
+
+    def __init__(self, text: str = "", parent=None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text
+        self.setToolTip(plain_tip(text))
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(16, super().minimumSizeHint().height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.contentsRect().width(), 16)
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                                      width))
 
 
 def legend_item(columns: int = 1) -> pg.LegendItem:
@@ -111,16 +179,11 @@ def ratio(part, whole) -> str:
     return f"{part / whole:.3g}×"
 
 
-def heading(text: str = ""):
-    """A pane's bold title (plain text: model names come from users)."""
-    from PySide6.QtWidgets import QSizePolicy
-
-    from widgets.qt_text import plain_label
-
-    label = plain_label(text)
+def heading(text: str = "") -> ElidedLabel:
+    """A pane's bold title: one line, elided when its pane is narrow (a title naming a
+    long model must not make its pane, and the view, wider); plain text."""
+    label = ElidedLabel(text)
     label.setStyleSheet("font-weight: 600; padding: 2px 2px 0 2px;")
-    # a title naming a long model must not make its pane (and the view) wider
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return label
 
 
@@ -149,7 +212,7 @@ def scrolled(panel):
 
 def pane(title, *widgets):
     """A titled column: plots take the height, labels and tables what they need."""
-    from PySide6.QtWidgets import QAbstractItemView, QLabel, QVBoxLayout, QWidget
+    from PySide6.QtWidgets import QAbstractItemView, QVBoxLayout, QWidget
 
     box = QWidget()
     lay = QVBoxLayout(box)

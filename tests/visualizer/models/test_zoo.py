@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from visualizer.errors import NotFoundError
+from visualizer.models.evaluation import evaluate, model_device, seeded
 from visualizer.models.zoo import (
     ZOO,
     ZooEntry,
@@ -125,3 +128,102 @@ def test_evaluate_accuracy_matches_a_manual_count(trained, digits) -> None:
         manual
     )
     assert evaluate_accuracy(model, digits.x_test[:0], digits.y_test[:0]) == 0.0
+
+
+def test_evaluate_counts_exactly_and_restores_the_mode() -> None:
+    # A "model" that predicts class 0 for its first 353 of 360 samples: 353/360 exactly,
+    # in float64 (a float32 mean reads 0.98055553...).
+    model = nn.Sequential(nn.Flatten(), nn.Linear(1, 2), nn.Dropout(0.5)).train()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[-1.0], [1.0]]))
+        model[1].bias.zero_()
+    x = np.where(np.arange(360) < 353, -1.0, 1.0).astype(np.float32).reshape(360, 1)
+    y = np.zeros(360, np.int64)
+    accuracy, predictions, confidences = evaluate(model, x, y, batch_size=50)
+    assert type(accuracy) is float and accuracy == 353 / 360
+    assert model.training  # dropout was off while evaluating, the mode is given back
+    assert predictions.dtype == np.int64 and confidences.dtype == np.float32
+    assert list(predictions) == [0] * 353 + [1] * 7
+    assert evaluate_accuracy(model, x, y, batch_size=7) == 353 / 360 and model.training
+    with pytest.raises(ValueError, match="360 inputs but 359 labels"):
+        evaluate(model, x, y[:-1])
+
+
+def test_model_device() -> None:
+    assert model_device(build_mlp()) == torch.device("cpu")
+    assert model_device(nn.ReLU(), "meta") == torch.device("meta")
+
+
+def test_training_leaves_the_global_generator_alone(digits, monkeypatch) -> None:
+    def reseeds_every_device(seed):
+        raise AssertionError("torch.manual_seed reseeds CUDA too, which fork_rng keeps")
+
+    monkeypatch.setattr(torch, "manual_seed", reseeds_every_device)
+    state = torch.get_rng_state()
+    untrained = train_zoo_model("mlp", digits.x_train[:64], digits.y_train[:64], seed=5,
+                                epochs=0)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's stream did not move
+    torch.random.default_generator.manual_seed(5)
+    fresh = build_mlp()  # the init is still that of the seed, on the CPU generator
+    assert torch.equal(untrained.fc1.weight, fresh.fc1.weight)
+
+
+def test_seeded_forks_and_restores_the_cpu_generator() -> None:
+    torch.random.default_generator.manual_seed(123)
+    state = torch.get_rng_state()
+    with seeded(7):
+        first = torch.rand(3)
+    assert torch.equal(torch.get_rng_state(), state)
+    with seeded(7, "cpu"):
+        assert torch.equal(torch.rand(3), first)
+
+
+class _Generator:
+    def __init__(self) -> None:
+        self.seeds: list[int] = []
+
+    def manual_seed(self, seed: int) -> None:
+        self.seeds.append(seed)
+
+
+@pytest.fixture
+def cpu_rng():
+    """The CPU generator's state, given back: a faked fork_rng does not restore it."""
+    state = torch.get_rng_state()
+    yield
+    torch.set_rng_state(state)
+
+
+def _fake_fork(calls):
+    @contextlib.contextmanager
+    def fork_rng(devices=None, enabled=True, device_type="cuda", **_):
+        calls.append((list(devices), device_type))
+        yield
+
+    return fork_rng
+
+
+def test_seeded_on_cuda_forks_and_seeds_that_device_only(monkeypatch, cpu_rng) -> None:
+    # No GPU here: fake the parts of torch.cuda that seeded() touches.
+    calls: list = []
+    gens = (_Generator(), _Generator())
+    monkeypatch.setattr(torch.random, "fork_rng", _fake_fork(calls))
+    monkeypatch.setattr(torch.cuda, "default_generators", gens)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: pytest.fail("reseeds all"))
+    with seeded(9, torch.device("cuda", 1)):
+        pass
+    with seeded(4, "cuda"):
+        pass
+    assert calls == [([1], "cuda"), ([0], "cuda")]
+    assert gens[0].seeds == [4] and gens[1].seeds == [9]
+
+
+def test_seeded_on_mps_forks_and_seeds_mps(monkeypatch, cpu_rng) -> None:
+    calls: list = []
+    seeds: list = []
+    monkeypatch.setattr(torch.random, "fork_rng", _fake_fork(calls))
+    monkeypatch.setattr(torch.mps, "manual_seed", seeds.append)
+    with seeded(3, "mps"):
+        pass
+    assert calls == [([torch.device("mps")], "mps")] and seeds == [3]

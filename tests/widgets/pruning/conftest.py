@@ -5,8 +5,9 @@ module may add or remove models without touching the others.
 The workspace: the digits dataset, the zoo ``cnn`` (trained), a one-shot sweep of
 magnitude, random and SNIP to 50% and 90% (six pruned models) and one magnitude model at
 90% fine-tuned for one epoch (curves, accuracy before fine-tuning). About 8 to 12 s,
-most of it training the dense model. ``recording_runner`` stands in for the Qt runner
-where a test must see what would be submitted without running it.
+most of it training the dense model. ``runner`` is a real ``QtJobRunner`` on the
+session's jobs (for tests that need a job's result shown); ``recording_runner`` stands in
+for it where a test must see what would be submitted without running it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def pruning_session(pruning_ws):
     session = Session()
     session.open_workspace(pruning_ws.root)
     return session
+
+
+@pytest.fixture
+def runner(pruning_session):
+    """A real Qt runner: jobs run on worker threads and report on the GUI thread."""
+    from widgets.qt_job_runner import QtJobRunner
+
+    runner = QtJobRunner(pruning_session.jobs, notify=pruning_session.notify)
+    yield runner
+    runner.shutdown(wait=True)
 
 
 class RecordingRunner:

@@ -14,15 +14,6 @@ JOB_TIMEOUT = 120_000  # ms: two extractions and the CKA take seconds on two cor
 
 
 @pytest.fixture
-def runner(pruning_session):
-    from widgets.qt_job_runner import QtJobRunner
-
-    runner = QtJobRunner(pruning_session.jobs, notify=pruning_session.notify)
-    yield runner
-    runner.shutdown(wait=True)
-
-
-@pytest.fixture
 def panel(qtbot, pruning_session, runner):
     from widgets.pruning.qt_cka_panel import QtCkaPanel
 

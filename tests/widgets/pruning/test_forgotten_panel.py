@@ -17,15 +17,6 @@ JOB_TIMEOUT = 120_000
 
 
 @pytest.fixture
-def runner(pruning_session):
-    from widgets.qt_job_runner import QtJobRunner
-
-    runner = QtJobRunner(pruning_session.jobs, notify=pruning_session.notify)
-    yield runner
-    runner.shutdown(wait=True)
-
-
-@pytest.fixture
 def panel(qtbot, pruning_session, runner):
     from widgets.pruning.qt_forgotten_panel import QtForgottenPanel
 
@@ -121,3 +112,21 @@ def test_attributions_side_by_side_equal_captum(qtbot, panel, pruning_session, p
     assert (result.prediction[PRUNED] != result.label).all()
     assert panel.grid.minimumHeight() >= 3 * panel.grid.cell
     assert len(panel.grid.row_images(0)) == 3
+
+
+def test_unreadable_thumbnails_are_logged_and_said(qtbot, panel, monkeypatch, caplog):
+    import visualizer.samples
+
+    def broken(*args, **kwargs):
+        raise OSError("the split's file is gone")
+
+    monkeypatch.setattr(visualizer.samples, "split_samples", broken)
+    with caplog.at_level("WARNING", logger="deepscope.pruning"), \
+            qtbot.waitSignal(panel.loaded, timeout=JOB_TIMEOUT):
+        panel.set_models(DENSE, "cnn-snip-90")
+    assert panel.data.images is None
+    assert panel.data.thumbnails_error == "OSError: the split's file is gone"
+    assert "no thumbnails: OSError: the split's file is gone" in panel.gallery_note.text()
+    assert len(panel.gallery.sample_ids) == int(panel.data.samples.forgotten.sum())
+    (record,) = [r for r in caplog.records if r.name == "deepscope.pruning"]
+    assert record.exc_info is not None and "cnn-snip-90" in record.getMessage()

@@ -11,6 +11,8 @@ from tests.widgets.pruning.conftest import FINETUNED, SWEEP_METHODS, SWEEP_SPARS
 
 pytestmark = pytest.mark.usefixtures("qapp")
 
+JOB_TIMEOUT = 60_000  # ms
+
 
 @pytest.fixture
 def make_view(qtbot, pruning_session, recording_runner):
@@ -50,7 +52,9 @@ def test_one_series_per_method_and_schedule_with_the_dense_line(make_view, pruni
     assert view.accuracy_plot.dense_line.value() == pytest.approx(100 * parent_accuracy)
     assert parent_accuracy == pytest.approx(
         pruning_ws.catalog.model("cnn").info["test_accuracy"], abs=1e-6)
-    assert "98" in view.title.text() or "%" in view.title.text()
+    n = len(view.points)
+    assert view.title.text() == (f"cnn on digits · dense accuracy {100 * parent_accuracy:.2f}% "
+                                 f"· {n} pruned models")
     assert view.current == FINETUNED  # sparsest, best of those: a first look
 
 
@@ -156,13 +160,24 @@ def test_cost_table_compares_with_the_dense_model(make_view, pruning_ws):
     assert rows["Test accuracy"][1].endswith("%")
 
 
-def test_stored_and_live_fine_tuning_curves(qtbot, make_view, pruning_ws):
-    view = make_view()
+def test_stored_and_live_fine_tuning_curves(qtbot, make_view, pruning_ws, runner,
+                                             monkeypatch):
+    import threading
+
+    from visualizer.analysis.pruning import results
+
+    threads = []
+    real = results.curves
+    monkeypatch.setattr(results, "curves", lambda *a: threads.append(
+        threading.current_thread()) or real(*a))
+    view = make_view(runner=runner)
     pane = view.curves
     view.select_model(FINETUNED)
-    stored = _lineage(pruning_ws, FINETUNED)["curves"]
-    assert pane.stack.currentWidget() is pane.plot
+    assert pane.stack.currentWidget() is pane.note and pane.note.text() == "reading…"
+    stored = real(pruning_ws, FINETUNED)  # from the run file (older catalogs: the lineage)
+    qtbot.waitUntil(lambda: pane.stack.currentWidget() is pane.plot, timeout=JOB_TIMEOUT)
     assert len(pane.plot.loss_curve.getData()[0]) == len(stored["loss"])
+    assert threads and threading.main_thread() not in threads  # read in a job, only
     view.select_model("cnn-random-90")
     assert pane.stack.currentWidget() is pane.note and "one-shot" in pane.note.text()
 
@@ -183,6 +198,45 @@ def test_stored_and_live_fine_tuning_curves(qtbot, make_view, pruning_ws):
     assert pane.stack.currentWidget() is pane.plot
     view.controls.sweep_finished.emit(None)
     assert pane.live is None and pane.stack.currentWidget() is pane.note
+
+
+def test_a_stale_curves_read_is_dropped(qtbot, make_view, runner):
+    view = make_view(runner=runner)
+    pane = view.curves
+    view.select_model(FINETUNED)
+    job = pane.job
+    assert job is not None and pane.note.text() == "reading…"
+    view.select_model("cnn-snip-50")  # before the read has reported
+    qtbot.waitUntil(lambda: job.state.finished, timeout=JOB_TIMEOUT)
+    qtbot.wait(50)  # the bridge's report, had it not been dropped
+    assert pane.stack.currentWidget() is pane.note and "one-shot" in pane.note.text()
+    assert pane.title.text() == "Fine-tuning · cnn-snip-50"
+
+    # the same while a sweep goes live: its curves stay, the stored ones are dropped
+    view.select_model(FINETUNED)
+    job = pane.job
+    pane.add_live({"kind": "finetune_curves", "curves": {"epoch": [0.0, 1.0],
+                                                         "loss": [1.0, 0.5]}})
+    qtbot.waitUntil(lambda: job.state.finished, timeout=JOB_TIMEOUT)
+    qtbot.waitUntil(lambda: "live" in pane.title.text(), timeout=3000)
+    assert len(pane.plot.loss_curve.getData()[0]) == 2
+
+
+def test_curves_are_read_in_a_job_not_on_the_gui_thread(make_view, recording_runner):
+    from visualizer.analysis.pruning.compare import load_curves
+
+    def reads():
+        return [r.model for fn, r, _ in recording_runner.submitted if fn is load_curves]
+
+    view = make_view()
+    assert view.current == FINETUNED  # the first look: its curves are being read
+    assert reads() == [FINETUNED] and view.curves.note.text() == "reading…"
+    view.select_model(FINETUNED)  # being read already: not read again
+    view._show_details()  # what a catalog change does
+    assert reads() == [FINETUNED]
+    view.select_model("cnn-snip-90")  # one-shot: nothing to read
+    view.select_model(FINETUNED)
+    assert reads() == [FINETUNED, FINETUNED]
 
 
 def test_invalid_sparsity_is_refused_inline_and_nothing_is_submitted(make_view,
@@ -258,24 +312,110 @@ def test_sparsities_are_read_as_fractions_or_percentages():
 
 
 def test_open_in_layers_shows_the_pruned_models_activations(qtbot, make_view, pruning_ws,
-                                                            pruning_session):
-    from widgets.qt_job_runner import QtJobRunner
+                                                            pruning_session, runner):
+    view = make_view(runner=runner)
+    view.select_model(FINETUNED)
+    asked = []
+    pruning_session.show_view_requested.connect(lambda name, opts: asked.append(name))
+    job = view.open_in_layers()
+    qtbot.waitUntil(lambda: asked == ["layers"], timeout=JOB_TIMEOUT)
+    assert job.state.finished
+    run = pruning_ws.run(pruning_session.selection.run_id)
+    assert run.kind == "activations" and run.params["model"] == FINETUNED
+    # the parent's activations of the same samples are there for the Compare tab
+    dense = pruning_ws.run(job.result[0])
+    assert dense.params["model"] == "cnn"
+    with run.arrays() as a, dense.arrays() as b:
+        assert (a["sample_index"][()] == b["sample_index"][()]).all()
 
-    runner = QtJobRunner(pruning_session.jobs, notify=pruning_session.notify)
-    try:
-        view = make_view(runner=runner)
-        view.select_model(FINETUNED)
-        asked = []
-        pruning_session.show_view_requested.connect(lambda name, opts: asked.append(name))
-        job = view.open_in_layers()
-        qtbot.waitUntil(lambda: asked == ["layers"], timeout=60000)
-        assert job.state.finished
-        run = pruning_ws.run(pruning_session.selection.run_id)
-        assert run.kind == "activations" and run.params["model"] == FINETUNED
-        # the parent's activations of the same samples are there for the Compare tab
-        dense = pruning_ws.run(job.result[0])
-        assert dense.params["model"] == "cnn"
-        with run.arrays() as a, dense.arrays() as b:
-            assert (a["sample_index"][()] == b["sample_index"][()]).all()
-    finally:
-        runner.shutdown(wait=True)
+
+class EndingRunner:
+    """Records submissions like ``recording_runner`` and reports a job's end only when
+    the test says so (``end``), as ``QtJobRunner.job_finished`` does."""
+
+    def __init__(self):
+        from PySide6.QtCore import QObject, Signal
+
+        class Signals(QObject):
+            job_finished = Signal(object)
+
+        self._signals = Signals()
+        self.job_finished = self._signals.job_finished
+        self.submitted = []
+
+    def submit(self, fn, request, name=None, on_done=None, on_failed=None, **kw):
+        from visualizer.jobs.contract import Job, JobState
+
+        job = Job(name=name or "job")
+        job._set_state(JobState.RUNNING)
+        self.submitted.append((fn, job, on_done))
+        return job
+
+    def bridge(self, job):
+        return None
+
+    def end(self, job, state) -> None:
+        job._set_state(state)
+        self.job_finished.emit(job)
+
+
+def test_cancel_keeps_run_disabled_until_the_sweep_has_ended(qtbot, pruning_session):
+    from visualizer.jobs.contract import JobState
+    from widgets.pruning.qt_sweep_controls import QtSweepControls
+
+    runner = EndingRunner()
+    controls = QtSweepControls(pruning_session, runner)
+    qtbot.addWidget(controls)
+    controls.fill(pruning_session.workspace)
+    ended = []
+    controls.sweep_finished.connect(ended.append)
+    job = controls.run_sweep()
+    assert job is not None and not controls.run_button.isEnabled()
+
+    controls.cancel_button.click()
+    assert job.cancel_requested and job.state is JobState.RUNNING  # the child still runs
+    assert controls.status.text() == "cancelling…"
+    assert not controls.run_button.isEnabled() and not controls.cancel_button.isEnabled()
+    assert controls.job is job and ended == []
+    controls.run_button.click()  # disabled: nothing new starts beside the old child
+    assert len(runner.submitted) == 1
+
+    runner.end(job, JobState.CANCELLED)
+    assert controls.run_button.isEnabled() and controls.job is None
+    assert controls.status.text() == "Cancelled: points already made are kept."
+    assert ended == [job]
+
+    # a sweep cancelled in the jobs panel ends the controls' job too
+    job = controls.run_sweep()
+    job.cancel()
+    runner.end(job, JobState.CANCELLED)
+    assert controls.run_button.isEnabled() and controls.job is None and ended[-1] is job
+
+    # Cancel on a job that has ended but not reported yet: its end is reported at once
+    job = controls.run_sweep()
+    job._set_state(JobState.DONE)
+    controls.cancel_button.click()
+    assert controls.run_button.isEnabled() and controls.status.text() == "Sweep finished."
+    runner.end(job, JobState.DONE)  # the late report changes nothing
+    assert ended.count(job) == 1
+
+
+def test_a_failing_plugin_manager_is_logged_and_said(qtbot, monkeypatch, caplog):
+    import plugins.manager
+    from widgets.pruning.qt_method_picker import QtMethodPicker
+
+    def broken():
+        raise RuntimeError("manifest <b>unreadable</b>")
+
+    monkeypatch.setattr(plugins.manager, "get_manager", broken)
+    with caplog.at_level("WARNING", logger="deepscope.pruning"):
+        picker = QtMethodPicker()
+    qtbot.addWidget(picker)
+    assert {"magnitude", "random", "snip"} <= set(picker.boxes)  # built-ins still offered
+    assert picker.problem == "RuntimeError: manifest <b>unreadable</b>"
+    notes = [a.text() for a in picker.menu_.actions() if not a.isEnabled()]
+    assert notes == ["Plugin methods not listed: RuntimeError: manifest <b>unreadable</b> "
+                     "(see the log)"]
+    assert "&lt;b&gt;unreadable" in picker.toolTip()
+    (record,) = [r for r in caplog.records if r.name == "deepscope.pruning"]
+    assert record.exc_info is not None and "plugin manager failed" in record.getMessage()

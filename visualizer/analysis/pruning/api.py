@@ -1,5 +1,6 @@
-"""``Workspace.prune``, ``Workspace.prune_sweep`` and ``Workspace.cka``: the Python API
-over the pruning jobs (the CLI is a thin layer over these)."""
+"""``Workspace.prune`` and ``Workspace.prune_sweep``: the Python API over the pruning
+jobs (the CLI is a thin layer over these). Bad input is one ``DeepScopeError`` line
+naming the option and the fix, before anything runs."""
 
 from __future__ import annotations
 
@@ -8,51 +9,91 @@ from typing import Any
 from visualizer.errors import DeepScopeError
 
 
-def _method_params(method: str, options: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    """The method's own parameters, checked against its table row."""
-    from visualizer.analysis.pruning.job import resolve_method
+def _options(options: dict[str, Any], request_type, fixed: tuple[str, ...], what: str
+             ) -> dict[str, Any]:
+    """Keyword options checked by name and type, before any request is built: an unknown
+    name is said (with the nearest known one), a wrong type named, never a TypeError."""
+    import difflib
+    from dataclasses import fields
 
-    _, obj = resolve_method(method)
-    spec = obj.spec
-    out = {}
-    for name, value in (options or {}).items():
-        param = spec.param(name)
-        if param is None:
-            known = ", ".join(p.name for p in spec.params) or "none"
-            raise DeepScopeError(f"{spec.id} has no parameter {name!r}.",
-                                 fix=f"its parameters: {known}.")
-        if param.kind == "int":
-            value = int(value)
-        elif param.choices:
-            value = type(param.default)(value)
-            if value not in param.choices:
-                raise DeepScopeError(f"{name} of {spec.id} must be one of "
-                                     f"{', '.join(map(str, param.choices))} (got {value!r}).")
-        out[name] = value
-    return tuple(sorted(out.items()))
+    from visualizer.analysis.pruning.job import WHOLE_OPTIONS, whole
+
+    known = [f.name for f in fields(request_type) if f.name not in fixed]
+    for name in options:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            raise DeepScopeError(
+                f"{what} has no option {name!r}"
+                + (f" (did you mean {near[0]!r}?)." if near else "."),
+                fix=f"its options: {', '.join(known)}.")
+    out = dict(options)
+    layers = out.get("layers")
+    if isinstance(layers, str):  # one layer, not its letters
+        out["layers"] = (layers,)
+    elif layers is not None:
+        try:
+            out["layers"] = tuple(layers)
+        except TypeError:
+            raise DeepScopeError(f"layers must be a list of layer names (got {layers!r}).",
+                                 fix="e.g. layers=[\"conv1\", \"fc1\"].") from None
+    for name in ("structured", "include_classifier"):
+        if name in out and not isinstance(out[name], bool):
+            raise DeepScopeError(f"{name} must be True or False (got {out[name]!r}).",
+                                 fix=f"pass {name}=True or leave it out.")
+    for name in ("schedule", "optimizer", "device"):
+        if name in out and not isinstance(out[name], str):
+            raise DeepScopeError(f"{name} must be text (got {out[name]!r}).",
+                                 fix="see ws.prune's docstring for the values.")
+    for name, low in WHOLE_OPTIONS.items():
+        if name in out:
+            out[name] = whole(name, out[name], low)
+    if "lr" in out:
+        try:
+            if isinstance(out["lr"], bool | str):
+                raise TypeError
+            out["lr"] = float(out["lr"])
+        except (TypeError, ValueError):
+            raise DeepScopeError(f"lr must be a number (got {out['lr']!r}).",
+                                 fix="e.g. lr=0.01.") from None
+    return out
+
+
+def _check_new_name(ws, name: Any) -> None:
+    """``name=`` for a new model: allowed characters, and not a model already there (a
+    half-made one, left by a job that died, may be replaced)."""
+    from visualizer.analysis.pruning.derived import half_made
+    from visualizer.workspace.workspace import check_name
+
+    if not isinstance(name, str):
+        raise DeepScopeError(f"name must be text (got {name!r}).",
+                             fix="name the model, e.g. name=\"cnn-pruned\".")
+    check_name(name, "model")
+    rec = next((m for m in ws.models() if m.name == name), None)
+    if rec is not None and not half_made(ws, rec):
+        raise DeepScopeError(f"a model named {name!r} is already in this workspace.",
+                             fix="choose another --name (or leave it out for a free one).")
 
 
 def build_request(ws, model: str, dataset: str, method: str, sparsity: float, *,
                   params: dict[str, Any] | None = None, **options: Any):
     """A checked ``PruneRequest`` (nothing runs, nothing is written)."""
     from visualizer.analysis.pruning.job import PruneRequest, check_request, resolve_method
+    from visualizer.analysis.pruning.unstructured import check_sparsity
 
     ws.catalog.model(model)
     ws.catalog.dataset(dataset)
-    if options.get("layers") is not None:
-        options["layers"] = tuple(options["layers"])
+    options = _options(options, PruneRequest, _FIXED, "prune")
+    spec = resolve_method(method)[1].spec
     request = PruneRequest(workspace=str(ws.root), model=model, dataset=dataset,
-                           method=method, sparsity=float(sparsity),
-                           params=_method_params(method, params), **options)
-    check_request(request, resolve_method(method)[1].spec)
+                           method=method, sparsity=check_sparsity(sparsity),
+                           params=tuple(sorted(spec.check_params(params).items())), **options)
+    check_request(request, spec)
     if request.name is not None:
-        from visualizer.workspace.workspace import check_name
-
-        check_name(request.name, "model")
-        if any(m.name == request.name for m in ws.models()):
-            raise DeepScopeError(f"a model named {request.name!r} is already in this "
-                                 "workspace.", fix="choose another --name.")
+        _check_new_name(ws, request.name)
     return request
+
+
+_FIXED = ("workspace", "model", "dataset", "method", "sparsity", "params", "sweep")
 
 
 def prune(ws, model: str, dataset: str, method: str = "magnitude", sparsity: float = 0.9, *,
@@ -60,9 +101,10 @@ def prune(ws, model: str, dataset: str, method: str = "magnitude", sparsity: flo
     """Prune ``model`` with ``method`` to ``sparsity``; returns the ``pruning`` run, whose
     ``params["model"]`` names the new model.
 
-    Options: ``structured``, ``schedule`` (oneshot | finetune | gradual | imp), ``layers``,
-    ``include_classifier``, ``optimizer``, ``lr``, ``epochs``, ``batch_size``,
-    ``imp_rounds``, ``seed``, ``name``, ``device``; ``params`` the method's parameters.
+    Options: ``structured``, ``schedule`` (oneshot | finetune | gradual | imp), ``layers``
+    (names, or one name), ``include_classifier``, ``optimizer``, ``lr``, ``epochs``,
+    ``batch_size``, ``imp_rounds``, ``seed``, ``name`` (default: a free automatic name;
+    a complete model is never replaced), ``device``; ``params`` the method's parameters.
     """
     from visualizer.analysis.pruning.job import prune_job
     from visualizer.jobs.thread_runner import run_sync
@@ -72,18 +114,35 @@ def prune(ws, model: str, dataset: str, method: str = "magnitude", sparsity: flo
 
 
 def build_sweep(ws, model: str, dataset: str, methods, sparsities=None, **options: Any):
-    """A checked ``SweepRequest``."""
+    """A checked ``SweepRequest``; ``params`` (a dict) goes to the methods that declare
+    each parameter."""
+    from visualizer.analysis.pruning.job import resolve_method
     from visualizer.analysis.pruning.sweep import SweepRequest, check_sweep
     from visualizer.analysis.pruning.table import DEFAULT_SPARSITIES
+    from visualizer.analysis.pruning.unstructured import check_sparsity
 
     ws.catalog.model(model)
     ws.catalog.dataset(dataset)
-    if options.get("layers") is not None:
-        options["layers"] = tuple(options["layers"])
+    options = _options(options, SweepRequest,
+                       ("workspace", "model", "dataset", "methods", "sparsities"), "prune_sweep")
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    if sparsities is None:
+        sparsities = DEFAULT_SPARSITIES
+    elif isinstance(sparsities, int | float | str):
+        sparsities = (sparsities,)
+    params = options.pop("params", None) or {}
+    if not isinstance(params, dict):
+        raise DeepScopeError(f"params must be a mapping of name to value (got {params!r}).",
+                             fix="e.g. params={\"norm\": 2}.")
+    specs = [resolve_method(m)[1].spec for m in methods]
+    # each value in its parameter's type, as the first method that declares it reads it
+    # (check_sweep names a parameter no method declares)
+    clean = {k: next((s.check_params({k: v})[k] for s in specs if s.param(k)), v)
+             for k, v in params.items()}
     request = SweepRequest(workspace=str(ws.root), model=model, dataset=dataset,
-                           methods=tuple(methods),
-                           sparsities=tuple(float(s) for s in (sparsities or DEFAULT_SPARSITIES)),
-                           **options)
+                           methods=methods,
+                           sparsities=tuple(check_sparsity(s) for s in sparsities),
+                           params=tuple(sorted(clean.items())), **options)
     check_sweep(request)
     return request
 

@@ -9,7 +9,7 @@ it came from::
         "layer_sparsity": {"conv1": 0.9, ...}, "layers": ["conv1", ...],
         "schedule": "finetune", "finetune": {"optimizer": "sgd", "lr": ..., ...} | None,
         "seed": 0, "parent_accuracy": ..., "accuracy_before_finetune": ... | None,
-        "accuracy": ..., "curves": {...} | None, "cost": {"params": ..., "nonzero_params":
+        "accuracy": ..., "curves": True | False, "cost": {"params": ..., "nonzero_params":
         ..., "macs": ..., "latency_ms": ..., "parent": {...}}, "run": "prun-...",
         "sweep": "psw-..." | None, "key": "<hash of the request>",
         "structured_ops": [[module, [pruned channel indices]], ...] | None,
@@ -18,7 +18,11 @@ it came from::
 
 Weights are safetensors with the masks made permanent (pruned weights are stored as
 exact zeros); the unstructured masks are kept in the model's pruning run file
-(``masks/<layer>``, uint8), written in the same step as its per-sample columns.
+(``masks/<layer>``, uint8), written in the same step as its per-sample columns, and so
+are the fine-tuning curves (``curves/<name>``, float64; ``"curves"`` in the lineage only
+says whether there are any): the catalog row stays small, so listing pruned models
+parses no per-step arrays. The record always has ``input_shape`` (the job knows it from
+the data), which rebuilding a channel-pruned model needs.
 A structurally smaller model is stored as what rebuilds it: the parent architecture
 plus ``structured_ops``, replayed through Torch-Pruning before the weights are loaded,
 never a pickled module. ``structured_ops`` lists every channel removal from the base
@@ -30,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from typing import Any
 
@@ -103,16 +108,20 @@ def load_masks(ws, name: str) -> dict:
 
 
 def put(ws, name: str, parent: ModelRecord, model, rel_path: str, sha: str,
-        lineage_info: dict[str, Any], accuracy: float, layer_table=None) -> ModelRecord:
+        lineage_info: dict[str, Any], accuracy: float, input_shape, layer_table=None
+        ) -> ModelRecord:
     """Add the pruned model to the catalog, describing it like its parent (``layer_table``:
-    the parent's, when pruning kept every shape)."""
+    the parent's, when pruning kept every shape). ``input_shape`` (per sample, from the
+    data the job ran on) is stored even when the parent's record lacks it (an imported
+    model): rebuilding removed channels needs it (:func:`structured_factory`)."""
     info = {k: v for k, v in (parent.info or {}).items()
-            if k in ("input_shape", "num_classes", "input_range", "trained_on", "torch")}
-    info.update(n_params=int(sum(p.numel() for p in model.parameters())),
+            if k in ("num_classes", "input_range", "trained_on", "torch")}
+    info.update(input_shape=[int(d) for d in input_shape],
+                n_params=int(sum(p.numel() for p in model.parameters())),
                 trusted=False, test_accuracy=float(accuracy), lineage=lineage_info)
     if layer_table is not None:
         info["layers"] = layer_table
-    elif info.get("input_shape"):
+    else:
         from visualizer.workspace.model_store import layer_table as describe
 
         info["layers"] = describe(model, info["input_shape"])
@@ -122,9 +131,61 @@ def put(ws, name: str, parent: ModelRecord, model, rel_path: str, sha: str,
     return rec
 
 
+def store(ws, new_run, name: str, parent: ModelRecord, model, *, metrics: dict[str, Any],
+          info: dict[str, Any], columns: dict[str, Any], input_shape, layer_table=None) -> str:
+    """Write a pruned model in the order that keeps the catalog whole: weights, the run
+    file (``columns``: name -> array), the model row, then the run completes. Whatever
+    fails on the way (an error, a cancel, Ctrl-C) takes back what was written
+    (:func:`discard`); a kill leaves a ``running`` run that the next open interrupts and
+    :func:`discard_unfinished` cleans. Returns the run id."""
+    import numpy as np
+
+    from visualizer.workspace.runfile import RunFileWriter
+
+    try:
+        with new_run:
+            claim_name(ws, name)  # a model written meanwhile under this name is kept
+            rel_path, sha = save(ws, name, model)
+            try:
+                with RunFileWriter(new_run.path, new_run.kind, {"run_id": new_run.id}) as w:
+                    w.put("sample_index", np.arange(len(columns["label"]), dtype=np.int64))
+                    for column, values in columns.items():
+                        w.put(column, values)
+                    w.publish()
+                put(ws, name, parent, model, rel_path, sha, {**info, "run": new_run.id},
+                    info["accuracy"], input_shape, layer_table=layer_table)
+                new_run.metrics = metrics
+            except BaseException:  # cancels and KeyboardInterrupt too: nothing orphaned
+                discard(ws, name, new_run.id)
+                raise
+    except BaseException:
+        # marking the run complete failed (in NewRun's exit): take the model back now
+        # rather than at the next open, unless the run did complete
+        with contextlib.suppress(Exception):  # the next open's recovery still does it
+            if ws.catalog.run(new_run.id).status != "complete":
+                discard(ws, name, new_run.id)
+        raise
+    return new_run.id
+
+
 def remove(ws, name: str) -> None:
-    """Take a pruned model out (a sweep point redone after a crash): row, then files."""
+    """Take a pruned model out (a half-made one, see :func:`half_made`): row, then files."""
     ws.catalog.delete_model(name)
+    with contextlib.suppress(FileNotFoundError):
+        (ws.root / "models" / f"{name}.safetensors").unlink()
+
+
+def discard(ws, name: str, run_id: str) -> None:
+    """Undo what a job that is failing wrote under ``name``: its model row (only if that
+    job wrote it) and its weights (the name was claimed by this job, so they are its)."""
+    try:
+        rec = ws.catalog.model(name)
+    except DeepScopeError:
+        rec = None
+    if rec is not None and (lineage(rec) or {}).get("run") == run_id:
+        ws.catalog.delete_model(name)
+    elif rec is not None:
+        return  # another model's files: not ours to touch
     with contextlib.suppress(FileNotFoundError):
         (ws.root / "models" / f"{name}.safetensors").unlink()
 
@@ -141,13 +202,61 @@ def discard_unfinished(ws, run_rec) -> None:
         remove(ws, name)
 
 
-def free_name(ws, wanted: str, key: str) -> str:
-    """``wanted`` if it is free (or holds a point with this key), else with the key."""
+def half_made(ws, rec: ModelRecord) -> bool:
+    """Whether ``rec`` is a derived model whose job did not finish and never will: its run
+    is missing or not complete, and no live process is writing it. Only such a model may
+    be removed or have its name reused; a trained, imported or complete one never."""
+    from visualizer.workspace.runs import writer_is_alive
+
+    info = lineage(rec)
+    if info is None:
+        return False
+    try:
+        run = ws.catalog.run(info.get("run") or "")
+    except DeepScopeError:
+        return True  # its run is gone: nothing will ever complete it
+    if run.status == "complete":
+        return False
+    return not (run.status == "running" and writer_is_alive(ws.root, run))
+
+
+def free_name(ws, wanted: str) -> str:
+    """``wanted``, or ``wanted-2``, ``wanted-3`` ... : the first name that is free or
+    holds a half-made model (:func:`half_made`). A complete model keeps its name."""
     existing = {m.name: m for m in ws.models()}
-    rec = existing.get(wanted)
-    if rec is None or (lineage(rec) or {}).get("key") == key:
-        return wanted
-    return f"{wanted}-{key[:6]}"
+    for i in range(1, 10_000):
+        suffix = "" if i == 1 else f"-{i}"
+        name = wanted[:64 - len(suffix)] + suffix
+        rec = existing.get(name)
+        if rec is None or half_made(ws, rec):
+            return name
+    raise DeepScopeError(f"no free model name left after {wanted!r}-9999.",
+                         fix="name the model with --name.")
+
+
+def claim_name(ws, name: str) -> None:
+    """Make ``name`` ready to be written: a half-made model there is removed; a model
+    that is not half-made (taken while this job ran) is refused, never overwritten."""
+    try:
+        rec = ws.catalog.model(name)
+    except DeepScopeError:
+        return
+    if not half_made(ws, rec):
+        raise DeepScopeError(f"a model named {name!r} is already in this workspace.",
+                             fix="choose another --name (or leave it out for a free one).")
+    remove(ws, name)
+
+
+def safe_name(text: str) -> str:
+    """``text`` as an allowed model name: characters outside ``[A-Za-z0-9_.-]`` become
+    ``_``, at most 64 characters, starting with a letter or digit (a plugin's method
+    name is not checked, and it goes into automatic names)."""
+    from visualizer.workspace.workspace import check_name
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    if not name[:1].isalnum():
+        name = "m" + name
+    return check_name(name[:64], "model")
 
 
 def auto_name(parent: str, method: str, sparsity: float, schedule: str,
@@ -156,4 +265,4 @@ def auto_name(parent: str, method: str, sparsity: float, schedule: str,
     pct = f"{sparsity * 100:.3g}".replace(".", "_")
     parts = [parent, "ch" if structured else "", method, pct,
              "" if schedule == "oneshot" else schedule]
-    return "-".join(p for p in parts if p)
+    return safe_name("-".join(p for p in parts if p))

@@ -7,6 +7,9 @@ needs no masking of its own: the gradient of a pruned entry of ``weight_orig`` i
 and the effective weight stays exactly zero whatever the optimizer does. Pruning the
 model further between steps (gradual pruning, :mod:`.schedule`) only swaps the mask
 buffer; ``weight_orig`` stays the same ``Parameter`` object, so the optimizer keeps it.
+
+``evaluate`` is :func:`visualizer.models.evaluation.evaluate`, imported here under its
+old name (the zoo's ``evaluate_accuracy`` is the same code).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from torch import Tensor, nn
 
 from visualizer.errors import DeepScopeError
 from visualizer.jobs.contract import JobContext
+from visualizer.models.evaluation import as_tensor as _as_tensor
+from visualizer.models.evaluation import evaluate, model_device, seeded
 from visualizer.models.fx_guard import running_modules
 
 OPTIMIZERS = ("sgd", "adam")
@@ -132,11 +137,6 @@ def mask_sparsity(model: nn.Module) -> float:
     return zeros / total if total else 0.0
 
 
-def _as_tensor(a: np.ndarray | Tensor, dtype: torch.dtype) -> Tensor:
-    t = a if isinstance(a, Tensor) else torch.from_numpy(np.ascontiguousarray(a))
-    return t.detach().to(dtype=dtype, device="cpu")
-
-
 def steps_per_epoch(n: int, batch_size: int) -> int:
     """Training steps in one epoch over ``n`` samples (0 for no samples)."""
     steps = -(-n // batch_size)
@@ -178,7 +178,7 @@ def finetune(
     curves: Curves | None = None,
     sparsity_of: SparsityOf | None = None,
     max_steps: int | None = None,
-    threads: int | None = 1,
+    threads: int | None = None,
 ) -> Curves:
     """Train ``model`` in place on the training split, masks held fixed.
 
@@ -193,8 +193,11 @@ def finetune(
         Optimizer settings; validated here.
     seed
         Seeds the shuffling (a private ``torch.Generator``) and, inside a forked RNG
-        state, anything random in the forward pass (dropout): the same seed gives
-        bit-identical weights on the CPU.
+        state, anything random in the forward pass (dropout): the CPU generator and the
+        model's CUDA or MPS device's, nothing else (:func:`~visualizer.models.evaluation.
+        seeded`). The same seed gives bit-identical weights on the CPU for the same
+        intra-op thread count (any count: a fixed one is deterministic; only changing it
+        between runs can change the float sums, e.g. ``threads=1`` vs the default).
     ctx
         Job context: ``progress(done, total)`` per step, ``check_cancelled()`` between
         steps (raises ``JobCancelled``), ``partial({"kind": "finetune_curves", "curves":
@@ -215,8 +218,13 @@ def finetune(
         Train exactly this many steps instead of ``params.epochs`` epochs, running into
         further epochs as needed (the rewind point of iterative pruning).
     threads
-        Intra-op threads while training (restored afterwards); one, as in
-        :func:`visualizer.models.zoo.train_zoo_model`, for speed and reproducibility.
+        Intra-op threads while training (restored afterwards); ``None`` (the default)
+        leaves the process's setting alone. The count is process-wide: set it only where
+        this job has the process to itself (a worker process); in the GUI's process or
+        in a thread beside other jobs it would change their speed too. One thread is
+        the fastest for the tiny demo models on a busy machine (see
+        :func:`visualizer.models.zoo.train_zoo_model`) and gives the same weights on
+        machines with different core counts.
 
     Returns
     -------
@@ -238,7 +246,7 @@ def finetune(
     epochs = -(-total // per_epoch)
     step0 = curves.step[-1] + 1 if curves.step else 0
     epoch0 = max(curves.epoch[-1:] + curves.eval_epoch[-1:], default=0.0)
-    device = next(model.parameters()).device
+    device = model_device(model)
     gen = torch.Generator().manual_seed(seed)
     previous_threads = torch.get_num_threads()
     if threads is not None:
@@ -248,16 +256,15 @@ def finetune(
         if ctx is not None:
             ctx.partial({"kind": "finetune_curves", "curves": curves.to_dict()})
 
-    # Grad mode is thread-local and a job may run with it off; fork_rng keeps our seed
-    # for dropout from leaking into (or being moved by) the caller's global RNG.
+    # Grad mode is thread-local and a job may run with it off; the forked RNG keeps our
+    # seed for dropout from leaking into the caller's global RNG (CPU and our device).
     try:
         with (
             running_modules(),
             torch.enable_grad(),
             torch.inference_mode(False),
-            torch.random.fork_rng(devices=[]),
+            seeded(seed, device),
         ):
-            torch.manual_seed(seed)
             opt = _optimizer(model, params)
             done = 0
             for epoch in range(epochs):
@@ -289,46 +296,7 @@ def finetune(
                     ctx.status(f"fine-tuning: epoch {epoch + 1}/{epochs}")
                 send()
     finally:
-        torch.set_num_threads(previous_threads)
+        if threads is not None:
+            torch.set_num_threads(previous_threads)
         model.eval()  # also after a cancel: the caller gets a model in a known mode
     return curves
-
-
-def evaluate(
-    model: nn.Module, x: np.ndarray | Tensor, y: np.ndarray | Tensor, batch_size: int = 512
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Accuracy, predicted class and its softmax probability per sample.
-
-    Parameters
-    ----------
-    model
-        A classifier; it is put in eval mode (and left there).
-    x, y
-        Inputs ``N x ...`` and integer labels ``N``.
-    batch_size
-        Samples per forward pass.
-
-    Returns
-    -------
-    accuracy : float
-        Fraction of correct predictions in [0, 1]; 0.0 for an empty set.
-    predictions : np.ndarray
-        int64 ``(N,)`` arg-max classes.
-    confidences : np.ndarray
-        float32 ``(N,)`` softmax probability of the predicted class.
-    """
-    xt, yt = _as_tensor(x, torch.float32), _as_tensor(y, torch.long)
-    device = next(model.parameters()).device
-    preds, confs = [], []
-    model.eval()
-    with running_modules(), torch.no_grad():
-        for start in range(0, len(xt), batch_size):
-            probs = torch.softmax(model(xt[start : start + batch_size].to(device)).float(), 1)
-            conf, pred = probs.max(1)
-            preds.append(pred.cpu())
-            confs.append(conf.cpu())
-    if not preds:
-        return 0.0, np.zeros(0, np.int64), np.zeros(0, np.float32)
-    pred = torch.cat(preds)
-    accuracy = float((pred == yt).float().mean())
-    return accuracy, pred.numpy().astype(np.int64), torch.cat(confs).numpy().astype(np.float32)

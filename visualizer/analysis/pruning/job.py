@@ -4,10 +4,16 @@ derived model plus a ``pruning`` run.
 ``prune_job(request, ctx) -> run_id``. The parent is loaded fresh (never borrowed from
 the model pool: pruning changes the module). The run file holds the test split's
 per-sample columns (``correct``, ``confidence``, ``forgotten``, ``gained``: every view
-can colour or filter by them) and the predictions of both models; the catalog's model
-row holds the lineage (:mod:`.derived`). Order of writes: weights, run file, model row,
-then the run is marked complete; a job killed before the end leaves an interrupted run
-and, at worst, a model row that a sweep run again replaces (:mod:`.sweep`).
+can colour or filter by them), the predictions of both models, the masks and the
+fine-tuning curves; the catalog's model row holds the lineage (:mod:`.derived`).
+
+Order of writes: weights, run file, model row, then the run is marked complete. A job
+that fails on the way removes what it wrote (:func:`.derived.discard`); one killed
+between the model row and completion leaves a ``running`` run whose writer is dead,
+and the next ``Workspace.open`` marks it interrupted and removes its model
+(:func:`.derived.discard_unfinished`), so a derived model always has a complete run
+behind it. A complete model is never overwritten: a rerun picks a free name
+(:func:`.derived.free_name`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from visualizer.models.fx_guard import running_modules
 
 KIND = "pruning"
 STRUCTURED_SCHEDULES = ("oneshot", "finetune")  # channels are removed once, physically
+#: Whole-number options of a request and their smallest allowed value.
+WHOLE_OPTIONS = {"epochs": 1, "batch_size": 1, "imp_rounds": 1, "seed": 0}
+CLASSIFIER_REFUSAL = "channel pruning cannot remove the classifier's outputs (its classes)"
 
 
 @dataclass(frozen=True)
@@ -49,13 +58,27 @@ class PruneRequest:
     sweep: str | None = None  # the prune_sweep run this point belongs to
 
     def key_fields(self) -> dict[str, Any]:
-        """What the pruned model is made from (not where it is stored or who asked)."""
+        """What the pruned model is made from (not where it is stored or who asked), in
+        one spelling: two requests that make the same model give the same fields, and
+        every field that changes the model is kept."""
+        contribution, method = resolve_method(self.method)
+        spec = method.spec
         fields = asdict(self)
         for k in ("workspace", "name", "device", "sweep"):
             fields.pop(k)
-        if self.schedule == "oneshot":  # training options change nothing then
-            for k in ("optimizer", "lr", "epochs", "batch_size", "imp_rounds"):
+        fields["method"] = contribution.id  # "magnitude" and "pruning.magnitude" are one
+        fields["params"] = sorted(spec.with_defaults(dict(self.params)).items())
+        if self.layers is not None:  # named layers: their order and include_classifier
+            fields["layers"] = sorted(set(self.layers))  # change nothing
+            fields["include_classifier"] = False
+        trains = self.schedule != "oneshot"
+        if not trains:
+            for k in ("optimizer", "lr", "epochs"):
                 fields.pop(k)
+        if not (trains or spec.needs_data):  # the scoring batches are batch_size long
+            fields.pop("batch_size")
+        if self.schedule != "imp":
+            fields.pop("imp_rounds")
         return fields
 
 
@@ -68,11 +91,23 @@ def resolve_method(name: str):
     return contribution, manager.load(contribution)
 
 
+def whole(name: str, value: Any, low: int) -> int:
+    """``value`` as an int of at least ``low``, or a ``DeepScopeError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise DeepScopeError(f"{name} must be a whole number (got {value!r}).",
+                             fix=f"give an integer of at least {low}.")
+    if value < low:
+        raise DeepScopeError(f"{name} must be at least {low} (got {value}).",
+                             fix=f"give an integer of at least {low}.")
+    return int(value)
+
+
 def check_request(request: PruneRequest, spec=None) -> None:
     """Refuse what cannot start, before any work: one line naming the value and the fix."""
-    if not 0.0 <= request.sparsity < 1.0:
-        raise DeepScopeError(f"sparsity must be in [0, 1) (got {request.sparsity:g}).",
-                             fix="give the fraction of weights to remove, e.g. 0.9.")
+    from visualizer.analysis.pruning.finetune import FinetuneParams
+    from visualizer.analysis.pruning.unstructured import check_sparsity
+
+    check_sparsity(request.sparsity)
     if request.schedule not in SCHEDULES:
         raise DeepScopeError(f"unknown schedule {request.schedule!r}.",
                              fix=f"use one of: {', '.join(SCHEDULES)}.")
@@ -86,14 +121,38 @@ def check_request(request: PruneRequest, spec=None) -> None:
         raise DeepScopeError(f"schedule {request.schedule!r} applies to unstructured "
                              "pruning only (channels are removed once).",
                              fix=f"use {' or '.join(STRUCTURED_SCHEDULES)} with --structured.")
-    for name, value, low in (("epochs", request.epochs, 1), ("batch size", request.batch_size, 1),
-                             ("IMP rounds", request.imp_rounds, 1)):
-        if value < low:
-            raise DeepScopeError(f"{name} must be at least {low} (got {value}).")
-    if not request.lr > 0:
-        raise DeepScopeError(f"learning rate must be positive (got {request.lr:g}).")
-    if request.optimizer not in ("sgd", "adam"):
-        raise DeepScopeError(f"unknown optimizer {request.optimizer!r}.", fix="use sgd or adam.")
+    if request.structured and request.include_classifier and request.layers is None:
+        raise DeepScopeError(f"{CLASSIFIER_REFUSAL}.", fix=_CLASSIFIER_FIX)
+    if request.layers is not None and (
+            not isinstance(request.layers, tuple)
+            or not all(isinstance(n, str) and n for n in request.layers)):
+        raise DeepScopeError(f"layers must be layer names (got {request.layers!r}).",
+                             fix="give a list of names such as [\"conv1\", \"fc1\"], or "
+                                 "leave it out to prune every layer but the classifier.")
+    for name, low in WHOLE_OPTIONS.items():
+        whole(name, getattr(request, name), low)
+    # the fine-tuning module's own ranges (lr in (0, 10] ...), before any run exists
+    FinetuneParams(optimizer=request.optimizer, lr=request.lr, epochs=request.epochs,
+                   batch_size=request.batch_size).validate()
+    if spec is not None:
+        spec.check_params(dict(request.params))
+
+
+_CLASSIFIER_FIX = ("leave the classifier out of the layers (and --include-classifier off), "
+                   "or prune it unstructured (without --structured).")
+
+
+def pruned_layers(model, request: PruneRequest) -> list[str]:
+    """The layers ``request`` prunes in ``model``; channel pruning of the classifier (its
+    outputs are the classes) is refused."""
+    from visualizer.analysis.pruning.layers import classifier_name, prunable_layers
+
+    layers = prunable_layers(model, request.layers,
+                             include_classifier=request.include_classifier)
+    if request.structured and classifier_name(model) in layers:
+        raise DeepScopeError(f"{CLASSIFIER_REFUSAL}: {classifier_name(model)!r} is the "
+                             "classifier.", fix=_CLASSIFIER_FIX)
+    return layers
 
 
 @dataclass
@@ -153,7 +212,7 @@ def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
 
     from visualizer.analysis.pruning import derived
     from visualizer.analysis.pruning.finetune import FinetuneParams, evaluate
-    from visualizer.analysis.pruning.layers import prunable_layers
+    from visualizer.analysis.pruning.forgotten import compare_predictions
     from visualizer.analysis.pruning.schedule import run_schedule
     from visualizer.analysis.pruning.unstructured import make_permanent, sparsity
     from visualizer.workspace.provenance import base_provenance
@@ -172,14 +231,16 @@ def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
                              f"{'fine-tuning' if request.schedule != 'oneshot' else method.spec.id} "
                              "needs.", fix="import a dataset with a train split, or prune "
                                            "one-shot with a method that needs no data.")
-    key = derived.request_key(request.key_fields())
-    name = derived.free_name(ws, request.name or derived.auto_name(
-        parent.record.name, contribution.name, request.sparsity, request.schedule,
-        request.structured), key)
     model = copy.deepcopy(parent.model)
+    layers = pruned_layers(model, request)  # refusals come before any write
+    key = derived.request_key(request.key_fields())
+    if request.name is not None:
+        derived.claim_name(ws, request.name)  # refused before any work if a model has it
+    name = request.name or derived.free_name(ws, derived.auto_name(
+        parent.record.name, contribution.name, request.sparsity, request.schedule,
+        request.structured))
     parent_lineage = derived.lineage(parent.record) or {}
-    layers = prunable_layers(model, request.layers, include_classifier=request.include_classifier)
-    params = dict(request.params)
+    params = method.spec.with_defaults(dict(request.params))
     example = torch.zeros(1, *x_test.shape[1:], device=device)
     generator = torch.Generator().manual_seed(request.seed)
     batches = _score_batches(method.spec, params, x_train, y_train, request.batch_size,
@@ -225,69 +286,62 @@ def prune_job(request: PruneRequest, ctx, parent: Parent | None = None) -> str:
         else:  # zeros in dense kernels: the parent's MACs and time, fewer non-zeros
             cost = {**parent_cost, "nonzero_params": _nonzero(model)}
     achieved, per_layer = _achieved(model, layers, request.structured, channels_before)
-    correct, parent_correct = pred == y_test, parent_pred == y_test
-    forgotten, gained = parent_correct & ~correct, ~parent_correct & correct
+    change = compare_predictions(y_test, parent_pred, pred)
     all_ops = list(parent_lineage.get("structured_ops") or []) + [[n, list(i)] for n, i in ops]
+    training = None if request.schedule == "oneshot" else {
+        "optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
+        "batch_size": request.batch_size}
     run_params = {
         "model": name, "parent": parent.record.name, "dataset": request.dataset, "split": "test",
         "method": contribution.name, "method_id": contribution.id, "key": key,
         "sparsity": request.sparsity, "structured": request.structured,
         "schedule": request.schedule, "layers": layers, "seed": request.seed,
         "sweep": request.sweep, "options": params,
-        **({} if request.schedule == "oneshot" else
-           {"optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
-            "batch_size": request.batch_size}),
+        **({"batch_size": request.batch_size} if method.spec.needs_data else {}),
+        **(training or {}),
         **({"imp_rounds": request.imp_rounds} if request.schedule == "imp" else {}),
     }
     metrics = {
         "accuracy": float(accuracy), "parent_accuracy": float(parent_acc),
         "accuracy_before_finetune": outcome.accuracy_before_finetune,
-        "sparsity": achieved, "forgotten": int(forgotten.sum()), "gained": int(gained.sum()),
+        "sparsity": achieved, "forgotten": change.n_forgotten, "gained": change.n_gained,
         **{f"cost_{k}": v for k, v in cost.items()},
         **{f"parent_cost_{k}": v for k, v in parent_cost.items()},
     }
-    curves = outcome.curves.to_dict() if outcome.curves is not None else None
+    info = {
+        "parent": parent.record.name, "method": contribution.name, "method_id": contribution.id,
+        "structured": request.structured, "target_sparsity": request.sparsity,
+        "sparsity": achieved, "layer_sparsity": per_layer, "layers": layers,
+        "schedule": request.schedule, "options": params,
+        "finetune": training and {**training, "split": "train"},
+        "seed": request.seed, "parent_accuracy": float(parent_acc),
+        "accuracy_before_finetune": outcome.accuracy_before_finetune,
+        "accuracy": float(accuracy), "curves": outcome.curves is not None,
+        "rounds": outcome.rounds, "cost": {**cost, "parent": parent_cost},
+        "sweep": request.sweep, "key": key, "dataset": request.dataset,
+        "forgotten": change.n_forgotten, "gained": change.n_gained,
+        "structured_ops": all_ops or None,
+        "kept_channels": _kept(model, layers) if request.structured else None,
+        "created": time.time(),
+    }
+    columns = {"label": np.asarray(y_test, dtype=np.int64), "prediction": pred.astype(np.int64),
+               "parent_prediction": parent_pred.astype(np.int64),
+               **{c: np.asarray(v, dtype=np.float32) for c, v in (
+                   ("correct", pred == y_test), ("parent_correct", parent_pred == y_test),
+                   ("forgotten", change.forgotten), ("gained", change.gained),
+                   ("confidence", conf))},
+               **{f"masks/{layer}": m.cpu().numpy().astype(np.uint8)
+                  for layer, m in (masks or {}).items()},
+               # float64 under curves/: runfile.per_sample_columns skips the group
+               **{f"curves/{k}": np.asarray(v, dtype=np.float64)
+                  for k, v in (outcome.curves.to_dict() if outcome.curves else {}).items()}}
     ctx.status(f"storing {name}")
-    layer_table = None if request.structured else (parent.record.info or {}).get("layers")
-    from visualizer.workspace.runfile import RunFileWriter
-
-    with ws.new_run(KIND, model=name, dataset=request.dataset, params=run_params,
-                    provenance=base_provenance(seed=request.seed, device=device)) as new_run:
-        rel_path, sha = derived.save(ws, name, model)
-        with RunFileWriter(new_run.path, KIND, {"run_id": new_run.id}) as writer:
-            writer.put("sample_index", np.arange(len(y_test), dtype=np.int64))
-            writer.put("label", np.asarray(y_test, dtype=np.int64))
-            writer.put("prediction", pred.astype(np.int64))
-            writer.put("parent_prediction", parent_pred.astype(np.int64))
-            for column, values in (("correct", correct), ("parent_correct", parent_correct),
-                                   ("forgotten", forgotten), ("gained", gained),
-                                   ("confidence", conf)):
-                writer.put(column, np.asarray(values, dtype=np.float32))
-            for layer, mask in (masks or {}).items():
-                writer.put(f"masks/{layer}", mask.cpu().numpy().astype(np.uint8))
-            writer.publish()
-        info = {
-            "parent": parent.record.name, "method": contribution.name, "method_id": contribution.id,
-            "structured": request.structured, "target_sparsity": request.sparsity,
-            "sparsity": achieved, "layer_sparsity": per_layer, "layers": layers,
-            "schedule": request.schedule, "options": params,
-            "finetune": None if request.schedule == "oneshot" else {
-                "optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
-                "batch_size": request.batch_size, "split": "train"},
-            "seed": request.seed, "parent_accuracy": float(parent_acc),
-            "accuracy_before_finetune": outcome.accuracy_before_finetune,
-            "accuracy": float(accuracy), "curves": curves, "rounds": outcome.rounds,
-            "cost": {**cost, "parent": parent_cost}, "run": new_run.id,
-            "sweep": request.sweep, "key": key, "dataset": request.dataset,
-            "forgotten": int(forgotten.sum()), "gained": int(gained.sum()),
-            "structured_ops": all_ops or None,
-            "kept_channels": _kept(model, layers) if request.structured else None,
-            "created": time.time(),
-        }
-        derived.put(ws, name, parent.record, model, rel_path, sha, info, accuracy,
-                    layer_table=layer_table)
-        new_run.metrics = metrics
-    return new_run.id
+    return derived.store(
+        ws, ws.new_run(KIND, model=name, dataset=request.dataset, params=run_params,
+                       provenance=base_provenance(seed=request.seed, device=device)),
+        name, parent.record, model, metrics=metrics, info=info, columns=columns,
+        input_shape=x_test.shape[1:],
+        layer_table=None if request.structured else (parent.record.info or {}).get("layers"))
 
 
 def _score_batches(spec, params, x, y, batch_size, generator, device) -> list:
@@ -296,7 +350,7 @@ def _score_batches(spec, params, x, y, batch_size, generator, device) -> list:
 
     if not spec.needs_data or len(x) == 0:
         return []
-    n = int(params.get("batches", spec.param("batches").default if spec.param("batches") else 1))
+    n = int(params.get("batches", 1))  # params come with their defaults filled in
     order = torch.randperm(len(x), generator=generator).numpy()
     out = []
     for i in range(max(1, n)):

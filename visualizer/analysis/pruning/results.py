@@ -1,6 +1,7 @@
 """What the Pruning view and reports read: pruned models as points, their curves, and
 the samples pruning changed. Qt-free; the catalog reads are cheap (one query for the
-models), the run-file reads (``forgotten_samples``) belong in a job.
+models, whose lineage holds no per-step arrays), the run-file reads (``curves``,
+``forgotten_samples``) belong in a job.
 """
 
 from __future__ import annotations
@@ -73,16 +74,26 @@ def pruned_points(ws, parent: str | None = None) -> list[PrunedPoint]:
     return points
 
 
-def parents(ws) -> list[str]:
-    """Models that have pruned descendants, in catalog order."""
-    names = {p.parent for p in pruned_points(ws)}
-    return [m.name for m in ws.models() if m.name in names]
-
-
 def curves(ws, model: str) -> dict[str, list] | None:
-    """The fine-tuning curves of a pruned model (None for one-shot pruning)."""
+    """The fine-tuning curves of a pruned model (None for one-shot pruning), as
+    ``Curves.to_dict()`` gives them: read from its pruning run file (``curves/<name>``),
+    so call it in a job, not on the GUI thread."""
+    from visualizer.analysis.pruning.finetune import Curves
+
     info = lineage(ws.catalog.model(model)) or {}
-    return info.get("curves")
+    stored = info.get("curves")
+    if isinstance(stored, dict):  # written before the curves moved to the run file
+        return stored
+    if not stored or not info.get("run"):
+        return None
+    with ws.run(info["run"]).arrays() as arrays:
+        group = arrays.file.get("curves")
+        if group is None:
+            return None
+        data = {k: group[k][()].tolist() for k in group}
+    out = Curves.from_dict(data).to_dict()  # every key, in Curves' order
+    out["step"] = [int(s) for s in out["step"]]  # stored as float64 with the rest
+    return out
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,7 @@ def run_schedule(
     imp_rounds: int = 3,
     rewind_batches: int = 0,
     sparsity_of: SparsityOf | None = None,
+    threads: int | None = None,
 ) -> ScheduleResult:
     """Prune ``model`` in place to ``sparsity`` along ``schedule``.
 
@@ -189,8 +190,9 @@ def run_schedule(
         ``prune_to(model, s)`` raises the sparsity to ``s`` (cumulative).
     sparsity
         The final sparsity in [0, 1).
-    x_train, y_train, params, seed, ctx, x_eval, y_eval, sparsity_of
-        As in :func:`~.finetune.finetune`. Progress covers the whole schedule.
+    x_train, y_train, params, seed, ctx, x_eval, y_eval, sparsity_of, threads
+        As in :func:`~.finetune.finetune`. Progress covers the whole schedule; ``threads``
+        (process-wide, ``None`` leaves it alone) is for a job that owns its process.
     imp_rounds
         ``R`` for ``imp``.
     rewind_batches
@@ -216,7 +218,9 @@ def run_schedule(
         prune_to(model, sparsity)
         return ScheduleResult(None, None)
 
-    common = dict(seed=seed, x_eval=x_eval, y_eval=y_eval, sparsity_of=sparsity_of)
+    common = dict(
+        seed=seed, x_eval=x_eval, y_eval=y_eval, sparsity_of=sparsity_of, threads=threads
+    )
     train = functools.partial(finetune, model, x_train, y_train, params, **common)
 
     def accuracy() -> float | None:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from visualizer.analysis.pruning.unstructured import check_sparsity
 from visualizer.errors import DeepScopeError
+from visualizer.models.evaluation import model_device, seeded
 from visualizer.models.fx_guard import running_modules
 
 #: Module types Torch-Pruning can take as the root of a group (and that we ignore unless
@@ -77,8 +78,9 @@ def prune_structured(model: nn.Module, example_input: Tensor, layers: Sequence[s
         ``(x, y)`` training batches: gradient importances (Taylor) read
         ``weight.grad`` after a backward pass over them.
     seed
-        Seeds the global RNG inside a forked RNG state (random importance draws
-        from it).
+        Seeds the CPU's global generator (random importance draws from it) and the
+        model's CUDA/MPS device's (dropout in Taylor's backward passes), inside a forked
+        RNG state that gives them back afterwards; other devices are left alone.
     params
         Method parameters; the row's defaults fill the missing ones. ``scope``
         (``global``/``layer``) chooses whether channels are ranked across layers.
@@ -125,11 +127,10 @@ def prune_structured(model: nn.Module, example_input: Tensor, layers: Sequence[s
     was_training = model.training
     ops: list[Op] = []
     # Torch-Pruning traces through autograd: grad on, even in a no-grad worker thread
+    # seeded() seeds only what it forks and gives back (not torch.manual_seed, which
+    # reseeds every CUDA device while fork_rng restores only the listed ones)
     with running_modules(), torch.inference_mode(False), torch.enable_grad(), \
-            torch.random.fork_rng(devices=[]):
-        # the CPU generator only (RandomImportance draws there): fork_rng(devices=[])
-        # gives back no GPU state, so torch.manual_seed would leave CUDA's reseeded
-        torch.random.default_generator.manual_seed(int(seed))
+            seeded(int(seed), model_device(model, example_input.device)):
         try:
             pruner = tp.pruner.BasePruner(
                 model, (example_input,), importance=importance, pruning_ratio=target,
@@ -236,9 +237,27 @@ def kept_channels(ops: Sequence[Op], original_channels: Mapping[str, int]
     return kept
 
 
+def _sync(device: torch.device) -> None:
+    """Wait for the work queued on ``device``: CUDA and MPS run kernels asynchronously,
+    so a forward pass returns once its kernels are launched, not when they finished."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _timed(model: nn.Module, batch: Tensor, device: torch.device) -> float:
+    """Seconds of one forward pass, from an idle device to the last kernel's end."""
+    _sync(device)  # nothing queued before (warm-up, the other model) counts
+    started = time.perf_counter()
+    model(batch)
+    _sync(device)
+    return time.perf_counter() - started
+
+
 def cost(model: nn.Module, example_input: Tensor, *, latency: bool = True
          ) -> dict[str, Any]:
-    """What running the model costs: parameters, multiply-accumulates, CPU latency.
+    """What running the model costs: parameters, multiply-accumulates, latency.
 
     Parameters
     ----------
@@ -256,13 +275,15 @@ def cost(model: nn.Module, example_input: Tensor, *, latency: bool = True
     dict
         ``params`` (int), ``macs`` (int, Torch-Pruning's op counter, for a batch of one)
         and ``latency_ms``: the median of several timed forward passes under
-        ``no_grad`` after a warm-up. Latency depends on the machine and its load;
-        compare it only between models timed on the same machine.
+        ``no_grad`` after a warm-up, each waited for to its end on CUDA and MPS
+        (``synchronize``), where kernels run asynchronously. Latency depends on the
+        machine and its load; compare it only between models timed on the same machine.
     """
     import torch_pruning as tp
 
     one = example_input[:1]
     batch = one.expand(LATENCY_BATCH, *one.shape[1:]).contiguous()
+    device = model_device(model, example_input.device)
     was_training = model.training
     model.eval()
     try:
@@ -272,11 +293,7 @@ def cost(model: nn.Module, example_input: Tensor, *, latency: bool = True
                 return {"params": int(params), "macs": int(macs), "latency_ms": None}
             for _ in range(LATENCY_WARMUP):  # first passes allocate and pick kernels
                 model(batch)
-            times = []
-            for _ in range(LATENCY_RUNS):
-                started = time.perf_counter()
-                model(batch)
-                times.append(time.perf_counter() - started)
+            times = [_timed(model, batch, device) for _ in range(LATENCY_RUNS)]
     finally:
         model.train(was_training)
     return {"params": int(params), "macs": int(macs),
@@ -287,9 +304,11 @@ def compare_latency(dense: nn.Module, pruned: nn.Module, example_input: Tensor,
                     runs: int = 15) -> tuple[float, float]:
     """Median milliseconds per batch of 64 of two models, timed interleaved (dense,
     pruned, pruned, dense, ...) so that both see the same machine load: timings taken
-    minutes apart on a busy machine can differ by more than pruning changes them."""
+    minutes apart on a busy machine can differ by more than pruning changes them. On
+    CUDA and MPS every pass is waited for to its end (``synchronize``)."""
     one = example_input[:1]
     batch = one.expand(LATENCY_BATCH, *one.shape[1:]).contiguous()
+    devices = [model_device(m, example_input.device) for m in (dense, pruned)]
     modes = dense.training, pruned.training
     dense.eval(), pruned.eval()
     times: dict[int, list[float]] = {0: [], 1: []}
@@ -300,9 +319,7 @@ def compare_latency(dense: nn.Module, pruned: nn.Module, example_input: Tensor,
                     model(batch)
             for r in range(runs):
                 for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-                    started = time.perf_counter()
-                    (dense, pruned)[i](batch)
-                    times[i].append(time.perf_counter() - started)
+                    times[i].append(_timed((dense, pruned)[i], batch, devices[i]))
     finally:
         dense.train(modes[0]), pruned.train(modes[1])
     return tuple(1000.0 * sorted(t)[len(t) // 2] for t in (times[0], times[1]))

@@ -5,7 +5,8 @@ one derived model, keyed by a hash of what it is made from (:func:`.derived.requ
 Running the same sweep again (after a cancel, a crash or ``kill -9``) keeps every point
 whose run is complete and whose model is still there, and computes only the rest; a
 point that died after its model row was written but before its run completed is removed
-and made again, so the catalog never keeps a model without a complete run behind it.
+and made again, so the catalog never keeps a model without a complete run behind it. A
+point that another live process is still making is left alone.
 """
 
 from __future__ import annotations
@@ -43,34 +44,49 @@ class SweepRequest:
     imp_rounds: int = 3
     seed: int = 0
     device: str = "cpu"
+    # method parameters, (name, value) pairs: each point takes those its method declares
+    params: tuple[tuple[str, Any], ...] = ()
 
     def points(self) -> list[PruneRequest]:
         """One pruning request per (method, sparsity), methods outermost."""
         shared = {k: getattr(self, k) for k in _SHARED}
-        return [PruneRequest(method=m, sparsity=float(s), **shared)
-                for m in self.methods for s in self.sparsities]
+        out = []
+        for m in self.methods:
+            spec = resolve_method(m)[1].spec
+            own = spec.check_params({k: v for k, v in self.params if spec.param(k)})
+            out += [PruneRequest(method=m, sparsity=float(s), params=tuple(sorted(own.items())),
+                                 **shared) for s in self.sparsities]
+        return out
 
 
 def check_sweep(request: SweepRequest) -> None:
-    """Every point can start: known methods that fit the mode, sparsities in [0, 1)."""
+    """Every point can start: known methods that fit the mode, sparsities in [0, 1),
+    parameters that some method of the sweep declares."""
+    from visualizer.analysis.pruning.unstructured import check_sparsity
+
     if not request.methods:
         raise DeepScopeError("a sweep needs at least one method.", fix="name them with --methods.")
     if not request.sparsities:
         raise DeepScopeError("a sweep needs at least one sparsity.",
                              fix="name them with --sparsities, e.g. 0.5,0.9.")
-    first = request.points()[0]
-    for method in dict.fromkeys(request.methods):
-        _, obj = resolve_method(method)
-        check_request(replace(first, method=method), obj.spec)
     for s in request.sparsities:
-        if not 0.0 <= s < 1.0:
-            raise DeepScopeError(f"sparsity must be in [0, 1) (got {s:g}).",
-                                 fix="give fractions of weights to remove, e.g. 0.5,0.9.")
+        check_sparsity(s)
+    specs = {m: resolve_method(m)[1].spec for m in dict.fromkeys(request.methods)}
+    declared = sorted({p.name for spec in specs.values() for p in spec.params})
+    for name, _ in request.params:
+        if name not in declared:
+            raise DeepScopeError(
+                f"no method of this sweep ({', '.join(specs)}) has a parameter {name!r}.",
+                fix=f"their parameters: {', '.join(declared) or 'none'}.")
+    points = request.points()
+    for method, spec in specs.items():
+        check_request(next(p for p in points if p.method == method), spec)
 
 
 def finished_point(ws, point: PruneRequest):
     """The complete pruning run of this point whose model is still in the catalog, or
-    None; a model left by a point that did not complete is removed here."""
+    None; a model left by a point that did not complete is removed here, unless a live
+    process is still making it (:func:`.derived.half_made`)."""
     from visualizer.analysis.pruning import derived
 
     key = derived.request_key(point.key_fields())
@@ -81,7 +97,7 @@ def finished_point(ws, point: PruneRequest):
             return run
     for rec in models.values():  # a half-made point: its run never completed
         info = derived.lineage(rec) or {}
-        if info.get("key") == key:
+        if info.get("key") == key and derived.half_made(ws, rec):
             derived.remove(ws, rec.name)
     return None
 
@@ -116,7 +132,8 @@ class _PointContext:
 
 def sweep_job(request: SweepRequest, ctx) -> str:
     """Job: every point of the sweep, skipping finished ones; returns the sweep run id."""
-    from visualizer.analysis.pruning.job import prepare_parent, prune_job
+    from visualizer.analysis.pruning.job import prepare_parent, prune_job, pruned_layers
+    from visualizer.jobs.device import resolve_device
     from visualizer.workspace.provenance import base_provenance
     from visualizer.workspace.runfile import RunFileWriter
     from visualizer.workspace.workspace import Workspace
@@ -125,17 +142,23 @@ def sweep_job(request: SweepRequest, ctx) -> str:
     ws = Workspace(request.workspace)
     ws.catalog.model(request.model)
     points = request.points()
+    if request.layers is not None:  # named layers: refused now, not at the first point
+        pruned_layers(ws.load_model(request.model), points[0])
+    device = resolve_device(request.device)
     params = {"model": request.model, "dataset": request.dataset, "split": "test",
               "methods": list(request.methods), "sparsities": list(request.sparsities),
               "structured": request.structured, "schedule": request.schedule,
-              "seed": request.seed, "n_points": len(points),
+              "layers": None if request.layers is None else list(request.layers),
+              "include_classifier": request.include_classifier,
+              "params": dict(request.params), "seed": request.seed, "n_points": len(points),
+              "batch_size": request.batch_size,  # scoring batches of gradient methods too
               **({} if request.schedule == "oneshot" else
-                 {"optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs,
-                  "batch_size": request.batch_size})}
+                 {"optimizer": request.optimizer, "lr": request.lr, "epochs": request.epochs}),
+              **({"imp_rounds": request.imp_rounds} if request.schedule == "imp" else {})}
     done: list[dict[str, Any]] = []
     parent = None  # loaded at the first point that is not finished yet
     with ws.new_run(KIND, model=request.model, dataset=request.dataset, params=params,
-                    provenance=base_provenance(seed=request.seed)) as sweep:
+                    provenance=base_provenance(seed=request.seed, device=device)) as sweep:
         for i, point in enumerate(points):
             ctx.check_cancelled()
             point = replace(point, sweep=sweep.id)
@@ -144,7 +167,7 @@ def sweep_job(request: SweepRequest, ctx) -> str:
             if run is None:
                 if parent is None:
                     ctx.status(f"loading {request.model} and {request.dataset}")
-                    parent = prepare_parent(ws, request.model, request.dataset, request.device)
+                    parent = prepare_parent(ws, request.model, request.dataset, device)
                 run = ws.run(prune_job(point, _PointContext(ctx, i, len(points), point),
                                        parent=parent))
             ctx.progress(i + 1, len(points))

@@ -52,16 +52,23 @@ def effective_weight(module: nn.Module) -> Tensor:
         return module.weight.detach()
 
 
-def check_sparsity(sparsity: float) -> float:
-    """``sparsity`` as a float in [0, 1), or a ``DeepScopeError`` naming the value."""
+def check_sparsity(sparsity: Any) -> float:
+    """``sparsity`` as a float in [0, 1), or a ``DeepScopeError`` naming the value.
+
+    The one range check of a pruning sparsity: the job, the sweep, the API and both
+    pruning modes call it, so every caller refuses the same values in the same words.
+    """
+    fix = ("give the fraction of weights (structured: channels) to remove, e.g. 0.8 for "
+           "80%; a sparsity 1.0 would remove every one.")
     try:
+        if isinstance(sparsity, bool):  # a flag, not a fraction
+            raise TypeError
         value = float(sparsity)
     except (TypeError, ValueError):
-        value = float("nan")
+        raise DeepScopeError(f"sparsity must be a number in [0, 1) (got {sparsity!r}).",
+                             fix=fix) from None
     if not 0.0 <= value < 1.0:  # NaN fails too
-        raise DeepScopeError(f"sparsity {sparsity!r} is not in [0, 1)",
-                             fix="give the fraction of weights to remove, e.g. 0.8 for "
-                                 "80%; 1 would remove every weight.")
+        raise DeepScopeError(f"sparsity must be in [0, 1) (got {value:g}).", fix=fix)
     return value
 
 

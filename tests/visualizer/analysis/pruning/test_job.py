@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from visualizer.analysis.pruning.derived import lineage
-from visualizer.analysis.pruning.results import forgotten_samples, pruned_points
+from visualizer.analysis.pruning.results import curves, forgotten_samples, pruned_points
 from visualizer.cli import main as cli_main
 from visualizer.errors import DeepScopeError
 
@@ -107,7 +107,7 @@ def test_finetune_keeps_pruned_weights_zero_and_records_curves(ws):
                    name="cnn-m90-ft")
     info = lineage(ws.catalog.model("cnn-m90-ft"))
     assert info["accuracy_before_finetune"] is not None
-    assert info["curves"] and len(info["curves"]["loss"]) > 0
+    assert info["curves"] is True and len(curves(ws, "cnn-m90-ft")["loss"]) > 0
     assert info["finetune"]["epochs"] == 1
     model = ws.load_model("cnn-m90-ft")
     from visualizer.analysis.pruning.derived import load_masks
@@ -124,7 +124,8 @@ def test_finetune_keeps_pruned_weights_zero_and_records_curves(ws):
     (["--method", "nope", "--sparsity", "0.5"], "--method nope"),
     (["--method", "snip", "--sparsity", "0.5", "--structured"], "single weights only"),
     (["--method", "magnitude", "--sparsity", "0.5", "--layers", "conv9"], "conv9"),
-    (["--method", "magnitude", "--sparsity", "0.5", "--layers", "relu1"], "no prunable weight"),
+    (["--method", "magnitude", "--sparsity", "0.5", "--layers", "relu1"],
+     "'relu1' (ReLU) cannot be pruned"),
     (["--method", "magnitude", "--sparsity", "0.5", "--epochs", "0"], "--epochs"),
     (["--method", "magnitude", "--sparsity", "0.5", "--structured", "--schedule", "gradual"],
      "unstructured pruning only"),

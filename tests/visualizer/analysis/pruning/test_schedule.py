@@ -31,6 +31,16 @@ LAYERS = ("conv1", "conv2", "fc1")  # the prunable layers; the classifier fc2 st
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The test process's own choice (finetune leaves the count alone by default): tiny
+    # tensors, and OpenMP threads spinning on a busy 2-core machine cost 10-20x.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def digits():
     data = load_digits_arrays()
@@ -179,6 +189,21 @@ def test_finetune_schedule_recovers(dense, digits):
     assert result.accuracy_before_finetune == pytest.approx(evaluate(oneshot, x_test, y_test)[0])
     assert evaluate(model, x_test, y_test)[0] > result.accuracy_before_finetune
     assert layer_sparsity(model) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("threads", [None, 2])
+def test_threads_reach_training_and_the_process_count_is_kept(dense, digits, threads):
+    x_train, y_train, _, _ = digits
+    seen = set()
+
+    def prune_to(model, sparsity):
+        pruner()(model, sparsity)
+        seen.add(torch.get_num_threads())
+
+    run_schedule(copy.deepcopy(dense), "gradual", prune_to, 0.5, x_train[:300], y_train[:300],
+                 FinetuneParams(epochs=1), seed=0, threads=threads)
+    assert seen == {threads or 1}  # 1: the process's count (the fixture's), left alone
+    assert torch.get_num_threads() == 1
 
 
 def test_rewind_restores_survivors_and_keeps_masks(dense, digits):

@@ -8,10 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from visualizer.analysis.pruning import builtin
+from visualizer.analysis.pruning import builtin, structured
 from visualizer.analysis.pruning.layers import prunable_layers
 from visualizer.analysis.pruning.structured import (
+    LATENCY_RUNS,
     StructuredPruningError,
+    compare_latency,
     cost,
     kept_channels,
     prune_structured,
@@ -158,6 +160,14 @@ def test_random_structured_is_seeded():
     assert ops(3) != ops(4)
 
 
+def test_random_structured_leaves_the_global_generators_alone(monkeypatch):
+    model = seeded(build_cnn)
+    monkeypatch.setattr(torch, "manual_seed", lambda seed: pytest.fail("reseeds CUDA too"))
+    state = torch.get_rng_state()
+    prune_structured(model, inputs()[:1], prunable_layers(model), builtin.random, 0.4, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 def test_kept_channels_follows_ops_in_order():
     ops = [("a", [1, 3]), ("b", [0]), ("a", [0])]
     assert kept_channels(ops, {"a": 5, "b": 2, "c": 3}) == {"a": [2, 4], "b": [1],
@@ -234,3 +244,62 @@ def test_cost_counts_parameters_and_macs():
     assert c["macs"] >= 16 * 9 * 64 + 32 * 16 * 9 * 64 + 512 * 64 + 64 * 10
     assert c["latency_ms"] > 0
     assert cost(model, inputs(), latency=False)["latency_ms"] is None
+
+
+def test_sync_waits_for_cuda_and_mps_only(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    structured._sync(torch.device("cpu"))
+    assert calls == []
+    structured._sync(torch.device("cuda", 1))
+    structured._sync(torch.device("mps"))
+    assert calls == [torch.device("cuda", 1), "mps"]
+
+
+def test_latency_waits_for_the_device_around_every_timed_pass(monkeypatch):
+    # No GPU here: the model runs on the CPU while model_device says CUDA, and a fake
+    # torch.cuda.synchronize records where the timing waits. Every pass is timed from
+    # a drained queue to its last kernel: one wait before it starts, one after it ends.
+    events = []
+    monkeypatch.setattr(structured, "model_device",
+                        lambda model, default=None: torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "synchronize",
+                        lambda device=None: events.append(("sync", device)))
+
+    class Counted(nn.Module):
+        def __init__(self, inner, name):
+            super().__init__()
+            self.inner, self.name = inner, name
+
+        def forward(self, x):
+            events.append(("run", self.name))
+            return self.inner(x)
+
+    model = Counted(seeded(build_cnn), "dense")
+    ms = cost(model, inputs())["latency_ms"]
+    assert ms > 0
+    timed = events[-3 * LATENCY_RUNS:]
+    assert timed == [("sync", torch.device("cuda", 0)), ("run", "dense"),
+                     ("sync", torch.device("cuda", 0))] * LATENCY_RUNS
+    events.clear()
+    pruned = Counted(seeded(build_cnn), "pruned")
+    dense_ms, pruned_ms = compare_latency(model, pruned, inputs(), runs=4)
+    assert dense_ms > 0 and pruned_ms > 0
+    runs = [e for e in events if e[0] == "run"]
+    assert len(runs) == 2 * 2 + 2 * 4  # warm-up, then both models per round
+    timed = events[2 * 2:]
+    assert len(timed) == 3 * 2 * 4
+    assert all(timed[i][0] == "sync" and timed[i + 2][0] == "sync"
+               for i in range(0, len(timed), 3))
+    assert [e[1] for e in timed[1::3]] == ["dense", "pruned", "pruned", "dense"] * 2
+
+
+def test_latency_on_the_cpu_does_not_synchronize(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: pytest.fail("cuda"))
+    model, pruned = seeded(build_cnn), seeded(build_cnn)
+    model.train()
+    assert cost(model, inputs())["latency_ms"] > 0
+    assert model.training  # the mode is given back
+    dense_ms, pruned_ms = compare_latency(model, pruned, inputs(), runs=3)
+    assert dense_ms > 0 and pruned_ms > 0 and model.training and not pruned.training

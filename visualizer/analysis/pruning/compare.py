@@ -1,6 +1,9 @@
-"""The jobs of the Pruning view's comparison panels (Qt-free): dense vs pruned CKA, the
-two projections handed to the Embedding view, the forgotten samples with their inputs,
-and one attribution method run on both models for the same samples.
+"""The comparisons the Pruning view runs, as Qt-free jobs: the activation runs of a dense
+model and a pruned one on the same samples, linear CKA between their layers, the two
+projections of one layer handed to the Embedding view, the samples the pruned model
+forgot (with their inputs, for thumbnails), and one attribution method run on both
+models for the same samples, side by side; and the read of a pruned model's stored
+fine-tuning curves, which the view plots against its parent's accuracy.
 
 Each job reuses what the workspace already holds. Two activation runs describe "the same
 samples" when they were drawn the same way from the same split (every sample, or the
@@ -11,11 +14,13 @@ their own APIs (``cka_ex``, ``project_ex``) when their inputs match.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
 LIMIT, SEED = 500, 0
+log = logging.getLogger("deepscope.pruning")
 
 
 class _Step:
@@ -250,6 +255,7 @@ class ForgottenData:
     images: np.ndarray | None  # the split's inputs, indexed by sample position
     value_range: tuple[float, float] = (0.0, 1.0)
     class_names: tuple[str, ...] = ()
+    thumbnails_error: str | None = None  # why ``images`` is None (said in the panel)
 
 
 def load_forgotten(request: ForgottenRequest, ctx) -> ForgottenData:
@@ -265,10 +271,29 @@ def load_forgotten(request: ForgottenRequest, ctx) -> ForgottenData:
     ctx.check_cancelled()
     try:
         split = split_samples(ws, dataset, samples.split)
-    except Exception:  # noqa: BLE001 - thumbnails are optional; the counts still show
-        return ForgottenData(samples, dataset, None)
+    except Exception as exc:  # noqa: BLE001 - thumbnails are optional; the counts still show
+        log.warning("no thumbnails for %s: cannot read the %s split of %s",
+                    request.model, samples.split, dataset, exc_info=True)
+        return ForgottenData(samples, dataset, None,
+                             thumbnails_error=f"{type(exc).__name__}: {exc}")
     return ForgottenData(samples, dataset, split.x, split.input_range,
                          tuple(split.class_names))
+
+
+@dataclass(frozen=True)
+class CurvesRequest:
+    workspace: str
+    model: str  # a pruned model
+
+
+def load_curves(request: CurvesRequest, ctx) -> dict | None:
+    """Job: the stored fine-tuning curves of a pruned model (``results.curves``: read
+    from its pruning run, so never on the GUI thread); None when it has none."""
+    from visualizer.analysis.pruning.results import curves
+    from visualizer.workspace.workspace import Workspace
+
+    ctx.status(f"reading the fine-tuning curves of {request.model}")
+    return curves(Workspace(request.workspace), request.model)
 
 
 @dataclass(frozen=True)
