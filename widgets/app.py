@@ -171,6 +171,11 @@ def run_gui(workspace: str | None, demo_default: str) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("DeepScope")
     app.setApplicationName("DeepScope")
+    # Collect garbage only on the GUI thread: a collection triggered in a job's thread
+    # may destroy QObjects there, which crashes Qt (pyqtgraph's recipe).
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    app._deepscope_gc = GarbageCollector(interval=1.0)
     logging.getLogger("deepscope").setLevel(logging.INFO)
     session = Session()
     restore_hooks = install_exception_hooks(session)

@@ -27,6 +27,31 @@ def temp_settings(tmp_path_factory, qapp):
     yield folder
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _garbage_on_the_gui_thread(qapp):
+    """Python's cyclic collector runs in whichever thread allocates: in a job's worker
+    thread it could destroy a QObject left over by an earlier test (a parentless job
+    runner, a closed view) while the GUI thread delivers its deferred deletes, and Qt
+    crashes. As in the app (widgets/app.py), collect only on the GUI thread."""
+    import gc
+
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    collector = GarbageCollector(interval=0.5)
+    yield collector
+    collector.timer.stop()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test(qapp):
+    import gc
+
+    yield
+    gc.collect()
+    qapp.processEvents()  # the deferred deletes of what was collected
+
+
 @pytest.fixture
 def session():
     from visualizer.session import Session
